@@ -1,0 +1,206 @@
+"""The local content-addressed store: <common dir>/mlv/cache/<md5[:2]>/<md5[2:]>.
+
+Objects reach their final name only by ``os.replace`` of a temp file in the
+same filesystem after their md5 was checked, so a reader never sees a
+partial object. Objects are read-only (0444).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from typing import BinaryIO, Callable, Iterable
+
+from gitext.errors import CorruptObject, MlvError
+from gitext.pointer import Pointer, is_oid
+
+CHUNK = 1024 * 1024
+OBJECT_MODE = 0o444
+
+WriteFn = Callable[[BinaryIO], "str | None"]
+
+
+def object_relpath(oid: str) -> str:
+    """'<md5[:2]>/<md5[2:]>' - the only way an oid becomes a path, after validation."""
+    if not is_oid(oid):
+        raise MlvError(f"refusing to use {oid!r} as an object id (not 32 lowercase hex digits)")
+    return oid[:2] + "/" + oid[2:]
+
+
+def copy_hashing(src: BinaryIO, dst: BinaryIO | None, limit: int | None = None) -> tuple[str, int]:
+    """Copy ``src`` to ``dst`` (or just read it) in fixed chunks; return (md5, bytes)."""
+    digest = hashlib.md5()
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    total = 0
+    while True:
+        want = CHUNK if limit is None else min(CHUNK, limit - total)
+        if want <= 0:
+            break
+        n = src.readinto(view[:want])  # type: ignore[attr-defined]
+        if not n:
+            break
+        digest.update(view[:n])
+        if dst is not None:
+            dst.write(view[:n])
+        total += n
+    return digest.hexdigest(), total
+
+
+def md5_file(path: str) -> tuple[str, int]:
+    with open(path, "rb", buffering=0) as f:
+        return copy_hashing(f, None)  # type: ignore[arg-type]
+
+
+class Ingest:
+    """Receives bytes of unknown md5: hashes them, keeps up to ``memory_limit``
+    in memory, spills the rest to a temp file in the cache's filesystem."""
+
+    def __init__(self, cache: "Cache", memory_limit: int = 4 * CHUNK) -> None:
+        self._cache = cache
+        self._digest = hashlib.md5()
+        self._memory = bytearray()
+        self._limit = memory_limit
+        self._file: BinaryIO | None = None
+        self._tmp: str | None = None
+        self.size = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self._digest.update(data)
+        self.size += len(data)
+        if self._file is None:
+            self._memory += data
+            if len(self._memory) > self._limit:
+                self._file, self._tmp = self._cache.temp_file()
+                self._file.write(self._memory)
+                self._memory = bytearray()
+        else:
+            self._file.write(data)
+
+    def finish(self) -> Pointer:
+        """Store the object (unless the cache has it already) and return its pointer."""
+        oid = self._digest.hexdigest()
+        pointer = Pointer(oid, self.size)
+        try:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+                if self._cache.has(oid):
+                    os.unlink(self._tmp)  # type: ignore[arg-type]
+                else:
+                    self._cache.install(self._tmp, oid)  # type: ignore[arg-type]
+                self._tmp = None
+            elif not self._cache.has(oid):
+                f, tmp = self._cache.temp_file()
+                with f:
+                    f.write(self._memory)
+                self._cache.install(tmp, oid)
+        finally:
+            self.abort()
+        return pointer
+
+    def abort(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        if self._tmp is not None:
+            try:
+                os.unlink(self._tmp)
+            except FileNotFoundError:
+                pass
+            self._tmp = None
+        self._memory = bytearray()
+
+
+class Cache:
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.tmp_dir = os.path.join(os.path.dirname(root), "tmp")
+
+    def path(self, oid: str) -> str:
+        return os.path.join(self.root, object_relpath(oid))
+
+    def has(self, oid: str) -> bool:
+        return os.path.isfile(self.path(oid))
+
+    def open(self, oid: str) -> BinaryIO:
+        try:
+            return open(self.path(oid), "rb")
+        except FileNotFoundError:
+            raise MlvError(f"object {oid} is not in the local cache",
+                           "run 'git mlv fetch' to download it") from None
+
+    def temp_file(self) -> tuple[BinaryIO, str]:
+        try:
+            os.makedirs(self.tmp_dir, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.tmp_dir, prefix="obj-")
+        except OSError as exc:
+            raise MlvError(f"cannot write to the cache at {self.tmp_dir}: {exc.strerror}",
+                           "check the permissions and free space of the .git directory") from None
+        return os.fdopen(fd, "wb"), tmp
+
+    def install(self, tmp: str, oid: str) -> None:
+        """Move a verified temp file to its final name (read-only)."""
+        final = self.path(oid)
+        try:
+            os.chmod(tmp, OBJECT_MODE)
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            os.replace(tmp, final)
+        except OSError as exc:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise MlvError(f"cannot store object {oid} in the cache: {exc.strerror}",
+                           "check the permissions and free space of the .git directory") from None
+
+    def ingest_chunks(self, chunks: Iterable[bytes | memoryview]) -> Pointer:
+        ingest = Ingest(self)
+        try:
+            for chunk in chunks:
+                ingest.write(chunk)
+        except BaseException:
+            ingest.abort()
+            raise
+        return ingest.finish()
+
+    def add_file(self, path: str) -> Pointer:
+        with open(path, "rb") as f:
+            return self.ingest_chunks(iter(lambda: f.read(CHUNK), b""))
+
+    def receive(self, pointer: Pointer, where: str, write: "WriteFn") -> None:
+        """Let ``write(file)`` fill a temp file, check md5 and size, install it.
+
+        ``write`` may return the md5 it computed while writing; otherwise the
+        temp file is re-read to hash it. Bad bytes are deleted, never installed.
+        """
+        f, tmp = self.temp_file()
+        try:
+            with f:
+                computed = write(f)
+            if computed is None:
+                computed, size = md5_file(tmp)
+            else:
+                size = os.path.getsize(tmp)
+            if computed != pointer.oid or size != pointer.size:
+                raise CorruptObject(pointer.oid, computed, where,
+                                    "the copy there is damaged; push it again from a machine that has it")
+            self.install(tmp, pointer.oid)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    def verify(self, oid: str) -> bool:
+        try:
+            return md5_file(self.path(oid))[0] == oid
+        except FileNotFoundError:
+            return False
+
+    def quarantine(self, oid: str) -> str:
+        """Move a corrupt object aside (never delete it: it may be the only copy)."""
+        bad_dir = os.path.join(os.path.dirname(self.root), "bad")
+        os.makedirs(bad_dir, exist_ok=True)
+        dest = os.path.join(bad_dir, f"{oid}.{os.getpid()}")
+        os.replace(self.path(oid), dest)
+        return dest
+

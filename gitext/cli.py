@@ -1,0 +1,211 @@
+"""Command line: parse, dispatch, map exceptions to exit codes. The only sys.exit
+is in __main__/the console script; command modules are imported on demand."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import traceback
+
+from gitext import __version__
+from gitext.errors import MlvError
+
+DESCRIPTION = """\
+git mlv versions the large files of a machine-learning project (datasets,
+model weights, pickles) inside ordinary Git. Tracked files are stored in Git
+as small MD5 pointers; their bytes live in a content-addressed blob store (a
+local directory or an S3 bucket, laid out like a DVC remote). After
+'git mlv install', plain git add / commit / push / clone / checkout do the rest.
+"""
+
+EPILOG = """\
+common workflow:
+  git mlv install                       # once per clone
+  git mlv remote add -d storage /path/or/s3://bucket
+  git mlv track 'data/*.csv'            # then git add / commit as usual
+  git push                              # uploads data via the pre-push hook
+  git mlv pull                          # download and write tracked files
+exit codes: 0 success, 1 failure to act on, 2 bad usage, 3 a bug in git-mlv.
+"""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"error: {message}\nhint: see '{self.prog} -h'", file=sys.stderr)
+        sys.exit(2)
+
+
+def _cmd(sub: argparse._SubParsersAction, name: str, target: str, help: str,
+         description: str | None = None) -> argparse.ArgumentParser:
+    parser = sub.add_parser(name, help=help, description=description or help,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.set_defaults(target=target)
+    return parser
+
+
+def _jobs(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-j", "--jobs", type=int, metavar="N",
+                        help="parallel transfers (default: mlv.jobs, or the remote's default)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="git mlv", description=DESCRIPTION, epilog=EPILOG,
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"git-mlv {__version__}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    p = _cmd(sub, "install", "install:run_install", "set up the filters and hooks",
+             "Configure git's mlv filter (clean/smudge/process, required=true), the diff and\n"
+             "merge drivers, and install the hooks (pre-commit, post-checkout, post-merge,\n"
+             "pre-push) into this repository's hooks dir (core.hooksPath respected). Existing\n"
+             "hooks are kept as NAME.mlv-legacy and still run. Running it twice changes nothing.")
+    scope = p.add_mutually_exclusive_group()
+    for flag in ("local", "global", "system"):
+        scope.add_argument(f"--{flag}", dest="scope", action="store_const", const=flag,
+                           help=f"write the filter config to the {flag} git config"
+                           + (" (default inside a repository)" if flag == "local" else ""))
+    p.add_argument("--skip-smudge", action="store_true",
+                   help="check out pointers, not data (fetch later with 'git mlv pull')")
+    p.add_argument("--force", action="store_true", help="replace filter/diff/merge settings that are not git-mlv's")
+
+    p = _cmd(sub, "uninstall", "install:run_uninstall", "remove the filters and hooks",
+             "Remove git-mlv's filter, diff and merge config from the chosen scope and, inside\n"
+             "a repository, its hooks (a chained hook is put back). Cache and data stay.")
+    scope = p.add_mutually_exclusive_group()
+    for flag in ("local", "global", "system"):
+        scope.add_argument(f"--{flag}", dest="scope", action="store_const", const=flag,
+                           help=f"remove the config from the {flag} git config")
+
+    p = _cmd(sub, "track", "track:run_track", "track files matching a pattern (edits .gitattributes)",
+             "Add 'PATTERN filter=mlv diff=mlv merge=mlv -text' to .gitattributes. With no\n"
+             "pattern, list the tracked patterns. Files already committed that match are\n"
+             "converted by 'git add --renormalize PATH'.")
+    p.add_argument("patterns", nargs="*", metavar="PATTERN", help="gitattributes pattern, e.g. 'data/*.csv'")
+
+    p = _cmd(sub, "untrack", "track:run_untrack", "stop tracking a pattern (edits .gitattributes)")
+    p.add_argument("patterns", nargs="+", metavar="PATTERN")
+
+    p = _cmd(sub, "remote", "remote:run_remote", "manage blob stores (stored in .mlvconfig)",
+             "Remotes live in .mlvconfig (committed, git-config syntax); --local settings and\n"
+             "secrets live in .git/config under mlv.remote.NAME.*.")
+    rsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    r = rsub.add_parser("add", help="add a remote: a local path, file:///path or s3://bucket/prefix")
+    r.add_argument("-d", "--default", action="store_true", help="also make it the default remote")
+    r.add_argument("--local", action="store_true", help="write to .git/config instead of .mlvconfig")
+    r.add_argument("name", metavar="NAME")
+    r.add_argument("url", metavar="URL")
+    r = rsub.add_parser("modify", help="set an option: url, endpointurl, region, profile, jobs, ...")
+    r.add_argument("--local", action="store_true",
+                   help="write to .git/config (required for access_key_id / secret_access_key)")
+    r.add_argument("--unset", action="store_true", help="remove the option")
+    r.add_argument("name", metavar="NAME")
+    r.add_argument("key", metavar="KEY")
+    r.add_argument("value", nargs="?", metavar="VALUE")
+    rsub.add_parser("list", help="list remotes")
+    r = rsub.add_parser("remove", help="remove a remote (its stored objects stay)")
+    r.add_argument("name", metavar="NAME")
+    r = rsub.add_parser("default", help="show or set the default remote")
+    r.add_argument("name", nargs="?", metavar="NAME")
+    r.add_argument("--local", action="store_true", help="set it in .git/config only")
+
+    p = _cmd(sub, "push", "transfer_cmds:run_push", "upload objects the remote lacks",
+             "Upload every object referenced by the given commits and their history (default:\n"
+             "HEAD) that the remote does not have. The first argument is taken as a remote\n"
+             "name if one is configured under that name.")
+    p.add_argument("args", nargs="*", metavar="[REMOTE] REF")
+    p.add_argument("--all", action="store_true", help="every local branch and tag")
+    _jobs(p)
+
+    p = _cmd(sub, "fetch", "transfer_cmds:run_fetch", "download objects into the cache (working tree untouched)",
+             "Download the objects of the given commits' trees (default: HEAD) into the\n"
+             "local cache. --all fetches every object in the history of all branches and tags.")
+    p.add_argument("args", nargs="*", metavar="[REMOTE] REF")
+    p.add_argument("--all", action="store_true", help="every object in the history of all branches and tags")
+    _jobs(p)
+
+    p = _cmd(sub, "pull", "transfer_cmds:run_pull", "fetch, then write tracked files into the working tree",
+             "fetch + checkout: download the objects of the checked-out files, then write every\n"
+             "tracked file that is missing or still holds pointer text. Files you changed are\n"
+             "never overwritten. git's index is refreshed so 'git status' stays clean.")
+    p.add_argument("remote", nargs="?", metavar="REMOTE")
+    p.add_argument("-I", "--include", action="append", default=[], metavar="GLOB",
+                   help="only paths matching (gitignore-style, repeatable or comma-separated)")
+    p.add_argument("-X", "--exclude", action="append", default=[], metavar="GLOB", help="skip paths matching")
+    _jobs(p)
+
+    p = _cmd(sub, "checkout", "transfer_cmds:run_checkout", "write tracked files from the local cache",
+             "Write tracked files that are missing or hold pointer text, from the local cache\n"
+             "only (no download). PATH limits it to files at or under those paths.")
+    p.add_argument("paths", nargs="*", metavar="PATH")
+
+    p = _cmd(sub, "status", "status:run_status", "tracked files modified, staged, not yet pushed")
+    p = _cmd(sub, "ls-files", "status:run_ls_files", "list tracked files at a commit (default HEAD)",
+             "List tracked files: short md5, '*' if the object is in the local cache ('-'\n"
+             "if not), path. --long adds the full md5 and size.")
+    p.add_argument("ref", nargs="?", metavar="REF")
+    p.add_argument("-l", "--long", action="store_true", help="full md5 and size")
+
+    p = _cmd(sub, "version", "misc:run_version", "print the version")
+    p = _cmd(sub, "demo", "demo:run_demo", "run the quick-start workflow in a temp dir, step by step")
+    p.add_argument("--keep", action="store_true", help="keep the temp dir and print its path")
+
+    p = _cmd(sub, "filter-process", "filter_cmds:run_filter_process",
+             "git's long-running filter (called by git)")
+    p.add_argument("--skip", action="store_true", help="smudge leaves pointers (install --skip-smudge)")
+    p = _cmd(sub, "clean", "filter_cmds:run_clean", "one-file clean filter (called by git)")
+    p.add_argument("file", nargs="?", metavar="FILE")
+    p = _cmd(sub, "smudge", "filter_cmds:run_smudge", "one-file smudge filter (called by git)")
+    p.add_argument("--skip", action="store_true", help="leave the pointer")
+    p.add_argument("file", nargs="?", metavar="FILE")
+    p = _cmd(sub, "textconv", "filter_cmds:run_textconv", "one-line summary of a version (git diff driver)")
+    p.add_argument("file", metavar="FILE")
+    p = _cmd(sub, "merge-driver", "filter_cmds:run_merge_driver", "merge driver for pointers (called by git)")
+    for name in ("base", "ours", "theirs", "path"):
+        p.add_argument(name)
+
+    p = _cmd(sub, "hook", "hook:run_hook", "run a git hook's git-mlv part (called by the hook shims)")
+    p.add_argument("name", choices=["pre-commit", "post-checkout", "post-merge", "pre-push"])
+    p.add_argument("--chain", metavar="HOOK", help="the shim's path; its NAME.mlv-legacy runs first")
+    p.add_argument("hook_args", nargs=argparse.REMAINDER, metavar="ARG", help="the arguments git gave the hook")
+    return parser
+
+
+def _crash_log(exc: BaseException) -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    path = os.path.join(base, "git-mlv", "crash.log")
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(f"git-mlv {__version__} argv={sys.argv!r}\n")
+            f.write("".join(traceback.format_exception(exc)))
+    except OSError:
+        return "(could not write a crash log)"
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "target", None):
+        parser.print_help(sys.stderr)
+        return 2
+    module_name, func_name = args.target.split(":")
+    try:
+        module = importlib.import_module(f"gitext.commands.{module_name}")
+        return int(getattr(module, func_name)(args) or 0)
+    except MlvError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 141
+    except Exception as exc:  # noqa: BLE001 - the one place a bug becomes exit 3
+        where = _crash_log(exc)
+        print(f"error: git-mlv hit a bug ({type(exc).__name__}: {exc}); details in {where}", file=sys.stderr)
+        return 3

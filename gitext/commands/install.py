@@ -1,0 +1,102 @@
+"""git mlv install / uninstall."""
+from __future__ import annotations
+
+import argparse
+import shlex
+
+from gitext.config import parse_config_list
+from gitext.errors import MlvError, NotARepository, UsageError
+from gitext.git import Repo, find_repo, run_git
+from gitext.hooks import install_hooks, mlv_executable, uninstall_hooks
+
+OURS = "git-mlv"
+
+
+def filter_settings(skip_smudge: bool) -> dict[str, str]:
+    exe = shlex.quote(mlv_executable())
+    skip = " --skip" if skip_smudge else ""
+    return {
+        "filter.mlv.process": f"{exe} filter-process{skip}",
+        "filter.mlv.clean": f"{exe} clean -- %f",
+        "filter.mlv.smudge": f"{exe} smudge{skip} -- %f",
+        "filter.mlv.required": "true",
+        "diff.mlv.textconv": f"{exe} textconv",
+        "diff.mlv.binary": "true",
+        "merge.mlv.name": "git-mlv pointer merge (never writes conflict markers into a pointer)",
+        "merge.mlv.driver": f"{exe} merge-driver %O %A %B %P",
+    }
+
+
+def _repo_or_none() -> Repo | None:
+    try:
+        return find_repo()
+    except NotARepository:
+        return None
+
+
+def _scope(args: argparse.Namespace, repo: Repo | None) -> str:
+    scope = args.scope or "local"
+    if scope == "local" and repo is None:
+        raise UsageError("not inside a git repository, so there is no local config to write",
+                         "run it inside a repository, or use 'git mlv install --global'")
+    return scope
+
+
+def _current(scope: str, repo: Repo | None) -> dict[str, str]:
+    cwd = (repo.root or repo.git_dir) if repo else None
+    return parse_config_list(run_git(["config", f"--{scope}", "-z", "--list"], cwd=cwd, check=False))
+
+
+def run_install(args: argparse.Namespace) -> int:
+    repo = _repo_or_none()
+    scope = _scope(args, repo)
+    cwd = (repo.root or repo.git_dir) if repo else None
+    current = _current(scope, repo)
+    wanted = filter_settings(args.skip_smudge)
+    changes = []
+    for key, value in wanted.items():
+        have = current.get(key)
+        if have == value:
+            continue
+        if have and OURS not in have and key != "filter.mlv.required" and not args.force:
+            raise MlvError(f"{key} is already set to '{have}' in the {scope} config",
+                           "run 'git mlv install --force' to replace it with git-mlv's setting")
+        run_git(["config", f"--{scope}", key, value], cwd=cwd)
+        changes.append(f"set {key}")
+    if repo is not None and not repo.is_bare:
+        changes += install_hooks(repo.hooks_dir())
+    where = f"{scope} git config"
+    if changes:
+        print(f"git mlv installed ({where}{', hooks in ' + repo.hooks_dir() if repo and not repo.is_bare else ''})")
+        for line in changes:
+            print(f"  {line}")
+    else:
+        print(f"git mlv is already installed ({where}); nothing changed")
+    return 0
+
+
+def run_uninstall(args: argparse.Namespace) -> int:
+    repo = _repo_or_none()
+    scope = _scope(args, repo)
+    cwd = (repo.root or repo.git_dir) if repo else None
+    current = _current(scope, repo)
+    changes = []
+    for key in filter_settings(False):
+        have = current.get(key)
+        if have is not None and (OURS in have or key in ("filter.mlv.required", "diff.mlv.binary")
+                                 or key.startswith("merge.mlv.name")):
+            run_git(["config", f"--{scope}", "--unset-all", key], cwd=cwd, check=False)
+            changes.append(f"removed {key}")
+    for section in ("filter.mlv", "diff.mlv", "merge.mlv"):
+        left = [k for k in _current(scope, repo) if k.startswith(section + ".")]
+        if not left:
+            run_git(["config", f"--{scope}", "--remove-section", section], cwd=cwd, check=False)
+    if repo is not None and not repo.is_bare:
+        changes += uninstall_hooks(repo.hooks_dir())
+    if changes:
+        print(f"git mlv uninstalled ({scope} git config); the cache and your data are untouched")
+        for line in changes:
+            print(f"  {line}")
+    else:
+        print(f"git mlv was not installed in the {scope} config; nothing changed")
+    return 0

@@ -1,0 +1,144 @@
+"""git mlv remote add / modify / list / remove / default."""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+
+from gitext.config import MLVCONFIG, SECRET_KEYS, load_config, read_git_config, read_mlvconfig, validate_remote_name
+from gitext.errors import ConfigError, UsageError
+from gitext.git import Repo, find_repo
+
+OPTIONS = ("url", "endpointurl", "region", "profile", "jobs", "layout", "multipart_threshold",
+           "multipart_chunksize", "verify_ssl") + tuple(sorted(SECRET_KEYS))
+S3_URL = re.compile(r"s3://([a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])(/[^\s]*)?")
+
+
+def validate_url(url: str) -> str:
+    if not url or "\n" in url:
+        raise UsageError("the remote URL is empty", "give a local path, file:///path or s3://bucket/prefix")
+    if url.startswith("s3://"):
+        if not S3_URL.fullmatch(url):
+            raise UsageError(f"'{url}' is not a valid S3 URL",
+                             "use s3://bucket or s3://bucket/prefix (bucket: 3-63 lower-case letters, digits, '.', '-')")
+    elif "://" in url and not url.startswith("file://"):
+        raise UsageError(f"unsupported remote URL '{url}'", "use a local path, file:///path or s3://bucket/prefix")
+    return url
+
+
+class Writer:
+    """Writes .mlvconfig (shared) or .git/config under mlv.* (--local)."""
+
+    def __init__(self, repo: Repo, local: bool) -> None:
+        self.repo = repo
+        self.local = local
+        self.file = os.path.join(repo.require_worktree(), MLVCONFIG)
+
+    def _args(self) -> list[str]:
+        return ["config", "--local"] if self.local else ["config", "--file", self.file]
+
+    def key(self, key: str) -> str:
+        return f"mlv.{key}" if self.local else key
+
+    def set(self, key: str, value: str) -> None:
+        self.repo.git([*self._args(), self.key(key), value])
+
+    def unset(self, key: str) -> None:
+        self.repo.git([*self._args(), "--unset-all", self.key(key)], check=False)
+
+    def remove_section(self, section: str) -> None:
+        self.repo.git([*self._args(), "--remove-section", self.key(section)], check=False)
+
+
+def run_remote(args: argparse.Namespace) -> int:
+    repo = find_repo()
+    return {"add": _add, "modify": _modify, "list": _list, "remove": _remove,
+            "default": _default}[args.action](repo, args)
+
+
+def _add(repo: Repo, args: argparse.Namespace) -> int:
+    name = validate_remote_name(args.name)
+    url = validate_url(args.url)
+    config = load_config(repo)
+    if name in config.remotes:
+        raise ConfigError(f"remote '{name}' already exists", f"change it with: git mlv remote modify {name} url {url}")
+    writer = Writer(repo, args.local)
+    writer.set(f"remote.{name}.url", url)
+    if args.default:
+        writer.set("core.remote", name)
+    where = ".git/config" if args.local else MLVCONFIG
+    print(f"added remote '{name}' -> {url}{' (default)' if args.default else ''} in {where}")
+    if not args.local:
+        print(f"hint: commit {MLVCONFIG} so clones find the remote: git add {MLVCONFIG}")
+    return 0
+
+
+def _modify(repo: Repo, args: argparse.Namespace) -> int:
+    name = validate_remote_name(args.name)
+    key = args.key.lower()
+    if key not in OPTIONS:
+        raise UsageError(f"unknown remote option '{args.key}'", f"valid options: {', '.join(OPTIONS)}")
+    if key in SECRET_KEYS and not args.local:
+        raise ConfigError(f"refusing to write {key} into {MLVCONFIG}: it is committed and would leak the secret",
+                          f"use --local: git mlv remote modify --local {name} {key} VALUE")
+    config = load_config(repo)
+    if name not in config.remotes:
+        raise ConfigError(f"no git mlv remote named '{name}'", f"add it first: git mlv remote add {name} URL")
+    writer = Writer(repo, args.local)
+    if args.unset:
+        writer.unset(f"remote.{name}.{key}")
+        print(f"unset {key} of remote '{name}'")
+        return 0
+    if args.value is None:
+        raise UsageError(f"no value given for {key}", f"git mlv remote modify {name} {key} VALUE (or --unset)")
+    value = validate_url(args.value) if key == "url" else args.value
+    writer.set(f"remote.{name}.{key}", value)
+    shown = "****" if key in SECRET_KEYS else value
+    print(f"set {key} of remote '{name}' to {shown}{' (in .git/config)' if args.local else ''}")
+    return 0
+
+
+def _list(repo: Repo, args: argparse.Namespace) -> int:
+    config = load_config(repo)
+    if not config.remotes:
+        print("no remotes; add one with: git mlv remote add -d storage PATH-OR-s3://BUCKET")
+        return 0
+    default = os.environ.get("MLV_REMOTE") or config.default_remote
+    for name in sorted(config.remotes):
+        spec = config.remotes[name]
+        extras = " ".join(f"{k}={'****' if k in SECRET_KEYS else v}" for k, v in sorted(spec.options.items()))
+        print(f"{name}\t{spec.url}{' (default)' if name == default else ''}{'  ' + extras if extras else ''}")
+    return 0
+
+
+def _remove(repo: Repo, args: argparse.Namespace) -> int:
+    name = validate_remote_name(args.name)
+    config = load_config(repo)
+    if name not in config.remotes:
+        raise ConfigError(f"no git mlv remote named '{name}'", "see 'git mlv remote list'")
+    shared = read_mlvconfig(os.path.join(repo.require_worktree(), MLVCONFIG))
+    local = read_git_config(repo)
+    for writer in (Writer(repo, False), Writer(repo, True)):
+        writer.remove_section(f"remote.{name}")
+    if shared.get("core.remote") == name:
+        Writer(repo, False).unset("core.remote")
+    if local.get("mlv.core.remote") == name:
+        Writer(repo, True).unset("core.remote")
+    print(f"removed remote '{name}' (objects stored there are untouched)")
+    return 0
+
+
+def _default(repo: Repo, args: argparse.Namespace) -> int:
+    config = load_config(repo)
+    if args.name is None:
+        if not config.default_remote:
+            print("no default remote; set one with: git mlv remote default NAME")
+            return 1
+        print(config.default_remote)
+        return 0
+    name = validate_remote_name(args.name)
+    if name not in config.remotes:
+        raise ConfigError(f"no git mlv remote named '{name}'", "see 'git mlv remote list'")
+    Writer(repo, args.local).set("core.remote", name)
+    print(f"default remote is now '{name}'")
+    return 0

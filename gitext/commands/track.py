@@ -1,0 +1,118 @@
+"""git mlv track / untrack: edit .gitattributes."""
+from __future__ import annotations
+
+import argparse
+import os
+
+from gitext.errors import MlvError, UsageError
+from gitext.git import PointerReader, check_attr_filter, find_repo
+
+ATTRS = "filter=mlv diff=mlv merge=mlv -text"
+PROTECTED = (".gitattributes", ".gitignore", ".mlvconfig", ".gitmodules")
+
+
+def escape_pattern(pattern: str) -> str:
+    """gitattributes has no quoting: spaces become [[:space:]], a leading # is escaped."""
+    out = pattern.replace(" ", "[[:space:]]")
+    if out.startswith("#"):
+        out = "\\" + out
+    return out
+
+
+def _read(path: str) -> list[str]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read().splitlines()
+    except FileNotFoundError:
+        return []
+
+
+def _write(path: str, lines: list[str]) -> None:
+    tmp = path + ".mlv-tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write("".join(line + "\n" for line in lines))
+    os.replace(tmp, path)
+
+
+def _is_ours(line: str) -> bool:
+    return "filter=mlv" in line.split()[1:]
+
+
+def tracked_patterns(lines: list[str]) -> list[str]:
+    return [line.split()[0] for line in lines if line.strip() and not line.startswith("#") and _is_ours(line)]
+
+
+def run_track(args: argparse.Namespace) -> int:
+    repo = find_repo()
+    root = repo.require_worktree()
+    path = os.path.join(root, ".gitattributes")
+    lines = _read(path)
+    if not args.patterns:
+        patterns = tracked_patterns(lines)
+        if not patterns:
+            print("no patterns are tracked yet; add one with: git mlv track 'PATTERN'")
+        else:
+            print("tracked patterns (.gitattributes):")
+            for pattern in patterns:
+                print(f"    {pattern}")
+        return 0
+    changed = False
+    for raw in args.patterns:
+        if not raw.strip() or "\n" in raw or "\r" in raw:
+            raise UsageError(f"invalid pattern {raw!r}", "give a gitattributes pattern such as 'data/*.csv'")
+        if raw.strip("/") in PROTECTED or raw in ("*", "**", "/*"):
+            raise UsageError(f"refusing to track '{raw}': it would match git's own files "
+                             "(.gitattributes, .mlvconfig)", "use a narrower pattern such as '*.pkl'")
+        pattern = escape_pattern(raw)
+        wanted = f"{pattern} {ATTRS}"
+        index = next((i for i, line in enumerate(lines) if line.split()[:1] == [pattern]), None)
+        if index is not None and lines[index] == wanted:
+            print(f"'{raw}' is already tracked")
+            continue
+        if index is not None:
+            lines[index] = wanted
+        else:
+            lines.append(wanted)
+        changed = True
+        print(f"tracking '{raw}'")
+    if changed:
+        _write(path, lines)
+        _hint_renormalize(repo)
+    return 0
+
+
+def _hint_renormalize(repo: object) -> None:
+    """Files already committed as plain blobs that now match: say how to convert them."""
+    from gitext.git import Repo
+
+    assert isinstance(repo, Repo)
+    out = repo.git(["ls-files", "-z", "--cached"]).split(b"\0")
+    paths = [p.decode("utf-8", "surrogateescape") for p in out if p]
+    attrs = check_attr_filter(repo, paths)
+    matching = [p for p in paths if attrs.get(p) == "mlv"]
+    if not matching:
+        return
+    reader = PointerReader(repo)
+    index = {entry.path for entry in reader.index_entries()}
+    plain = [p for p in matching if p not in index]
+    if plain:
+        print(f"hint: {len(plain)} file(s) already in git match, e.g. {plain[0]}; convert them with:\n"
+              f"hint:   git add --renormalize -- {' '.join(plain[:3])}{' ...' if len(plain) > 3 else ''}")
+
+
+def run_untrack(args: argparse.Namespace) -> int:
+    repo = find_repo()
+    root = repo.require_worktree()
+    path = os.path.join(root, ".gitattributes")
+    lines = _read(path)
+    for raw in args.patterns:
+        pattern = escape_pattern(raw)
+        keep = [line for line in lines if not (line.split()[:1] == [pattern] and _is_ours(line))]
+        if len(keep) == len(lines):
+            raise MlvError(f"'{raw}' is not tracked", "see the tracked patterns with 'git mlv track'")
+        lines = keep
+        print(f"untracking '{raw}'")
+    _write(path, lines)
+    print("hint: files already committed stay pointers in history; 'git add --renormalize .' "
+          "stores the current ones as plain git blobs")
+    return 0

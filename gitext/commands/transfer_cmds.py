@@ -1,0 +1,154 @@
+"""git mlv push / fetch / pull / checkout."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from gitext.cache import Cache
+from gitext.config import Config, load_config
+from gitext.errors import MlvError, UsageError
+from gitext.git import PointerReader, Repo, TrackedEntry, all_refs, check_attr_filter, find_repo, head_exists
+from gitext.pathmatch import path_filter
+from gitext.remotes import BlobStore, open_store
+from gitext.transfer import TransferResult, download, human_size, report_failures, upload
+from gitext.workdir import Materialised, materialise
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _split_remote(config: Config, args: list[str]) -> tuple[str | None, list[str]]:
+    if args and args[0] in config.remotes:
+        return args[0], args[1:]
+    return None, args
+
+
+def _store(repo: Repo, config: Config, name: str | None) -> BlobStore:
+    return open_store(config.remote(name), repo.main_root)
+
+
+def _jobs(config: Config, store: BlobStore, requested: int | None) -> int:
+    if requested is not None:
+        if requested < 1:
+            raise UsageError("--jobs must be at least 1")
+        return requested
+    return config.get_int("mlv.jobs", store.default_jobs)
+
+
+def _summary(result: TransferResult, verb: str, store: BlobStore) -> str:
+    moved = f"{plural(len(result.done), 'object')} {verb} ({human_size(result.bytes_done)})"
+    there = f", {len(result.present)} already {'there' if verb == 'pushed' else 'cached'}" if result.present else ""
+    return f"{moved}{there} {'to' if verb == 'pushed' else 'from'} '{store.name}'"
+
+
+def run_push(args: argparse.Namespace) -> int:
+    repo = find_repo()
+    config = load_config(repo)
+    name, refs = _split_remote(config, args.args)
+    store = _store(repo, config, name)
+    if args.all:
+        refs = all_refs(repo)
+    elif not refs:
+        if not head_exists(repo):
+            raise MlvError("nothing to push: this repository has no commits yet", "commit first, then push")
+        refs = ["HEAD"]
+    pointers = PointerReader(repo).commits_pointers(refs)
+    result = upload(Cache(repo.cache_dir), store, pointers.values(), _jobs(config, store, args.jobs))
+    print(_summary(result, "pushed", store))
+    report_failures(result, "pushed")
+    return 0
+
+
+def _fetch_pointers(repo: Repo, refs: list[str], everything: bool) -> list:
+    reader = PointerReader(repo)
+    if everything:
+        return list(reader.commits_pointers(all_refs(repo)).values())
+    if not refs:
+        if not head_exists(repo):
+            return [e.pointer for e in reader.index_entries()]
+        refs = ["HEAD"]
+    return [e.pointer for ref in refs for e in reader.rev_entries(ref)]
+
+
+def run_fetch(args: argparse.Namespace) -> int:
+    repo = find_repo()
+    config = load_config(repo)
+    name, refs = _split_remote(config, args.args)
+    store = _store(repo, config, name)
+    pointers = _fetch_pointers(repo, refs, args.all)
+    result = download(Cache(repo.cache_dir), store, pointers, _jobs(config, store, args.jobs))
+    print(_summary(result, "fetched", store))
+    report_failures(result, "fetched")
+    return 0
+
+
+def worktree_entries(repo: Repo, keep=None) -> list[TrackedEntry]:
+    """Index entries that are pointers and whose path is still tracked (filter=mlv)."""
+    entries = PointerReader(repo).index_entries()
+    if keep is not None:
+        entries = [e for e in entries if keep(e.path)]
+    attrs = check_attr_filter(repo, [e.path for e in entries])
+    return [e for e in entries if attrs.get(e.path) == "mlv"]
+
+
+def _report_checkout(done: Materialised, quiet_missing: bool = False) -> int:
+    if done.written:
+        print(f"{plural(len(done.written), 'file')} written")
+    for path, exc in list(done.failed.items())[:10]:
+        print(f"error: {path}: {exc.message}", file=sys.stderr)
+    if done.missing and not quiet_missing:
+        first = done.missing[0]
+        print(f"warning: {plural(len(done.missing), 'file')} not written: object not in the local cache "
+              f"(e.g. {first.path}, {first.pointer.oid})\nhint: run 'git mlv pull' to download them",
+              file=sys.stderr)
+    if done.failed:
+        raise MlvError(f"{plural(len(done.failed), 'file')} could not be written",
+                       "fix the errors above and run the command again")
+    return 1 if done.missing else 0
+
+
+def run_pull(args: argparse.Namespace) -> int:
+    repo = find_repo()
+    repo.require_worktree()
+    config = load_config(repo)
+    store = _store(repo, config, args.remote)
+    keep = path_filter(args.include, args.exclude) if (args.include or args.exclude) else None
+    entries = worktree_entries(repo, keep)
+    cache = Cache(repo.cache_dir)
+    jobs = _jobs(config, store, args.jobs)
+    result = download(cache, store, [e.pointer for e in entries], jobs)
+    if result.done:
+        print(_summary(result, "fetched", store))
+    done = materialise(repo, cache, entries, jobs=max(2, min(jobs, os.cpu_count() or 2)))
+    if not done.written and not result.done and not result.failed and not done.missing:
+        print("already up to date")
+    fetch_error = None
+    try:
+        report_failures(result, "fetched")
+    except MlvError as exc:
+        fetch_error = exc
+    code = _report_checkout(done, quiet_missing=bool(result.failed))
+    if fetch_error is not None:
+        raise fetch_error
+    return code
+
+
+def run_checkout(args: argparse.Namespace) -> int:
+    repo = find_repo()
+    root = repo.require_worktree()
+    keep = None
+    if args.paths:
+        prefixes = []
+        for path in args.paths:
+            rel = os.path.relpath(os.path.abspath(path), root)
+            if rel.startswith(".."):
+                raise UsageError(f"'{path}' is outside the repository")
+            prefixes.append("" if rel == "." else rel.replace(os.sep, "/"))
+        keep = lambda p: any(not pre or p == pre or p.startswith(pre + "/") for pre in prefixes)  # noqa: E731
+    entries = worktree_entries(repo, keep)
+    done = materialise(repo, Cache(repo.cache_dir), entries)
+    if not done.written and not done.missing and not done.failed:
+        print("nothing to write: every tracked file is already in place")
+    return _report_checkout(done)

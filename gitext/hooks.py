@@ -1,0 +1,110 @@
+"""Installing the hook shims from hooks/ into a repository: chained, never
+overwriting a hook that is not ours, idempotent."""
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import sysconfig
+
+from gitext.errors import MlvError
+
+HOOK_NAMES = ("pre-commit", "post-checkout", "post-merge", "pre-push")
+MARKER = "git-mlv-hook"
+LEGACY_SUFFIX = ".mlv-legacy"
+
+
+def shim_dir() -> str:
+    """hooks/ of the source tree (editable install) or its installed copy."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for candidate in (os.path.join(os.path.dirname(here), "hooks"), os.path.join(here, "_hooks")):
+        if os.path.isfile(os.path.join(candidate, "pre-push")):
+            return candidate
+    raise MlvError("the hook scripts of this git-mlv installation are missing", "reinstall git-mlv")
+
+
+def mlv_executable() -> str:
+    """Absolute path of the git-mlv script (skips slow PATH shims); 'git-mlv' as a fallback."""
+    candidate = os.path.join(sysconfig.get_path("scripts"), "git-mlv")
+    if os.access(candidate, os.X_OK):
+        return candidate
+    argv0 = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    if os.path.basename(argv0) == "git-mlv" and os.access(argv0, os.X_OK):
+        return argv0
+    return shutil.which("git-mlv") or "git-mlv"
+
+
+def shim_text(name: str) -> str:
+    with open(os.path.join(shim_dir(), name), encoding="utf-8") as f:
+        text = f.read()
+    exe = shlex.quote(mlv_executable())
+    return text.replace("GIT_MLV=${GIT_MLV:-git-mlv}", f"GIT_MLV=${{GIT_MLV:-{exe}}}", 1)
+
+
+def is_ours(path: str) -> bool:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return MARKER in f.read(4096)
+    except OSError:
+        return False
+
+
+def hooks_missing(hooks_dir: str) -> bool:
+    return not all(is_ours(os.path.join(hooks_dir, name)) for name in HOOK_NAMES)
+
+
+def install_hooks(hooks_dir: str) -> list[str]:
+    """Write our shims; move a foreign hook to NAME.mlv-legacy (it is chained).
+    Returns what was done, one line per change (empty when nothing changed)."""
+    os.makedirs(hooks_dir, exist_ok=True)
+    done = []
+    for name in HOOK_NAMES:
+        path = os.path.join(hooks_dir, name)
+        text = shim_text(name)
+        if os.path.lexists(path):
+            if is_ours(path):
+                with open(path, encoding="utf-8") as f:
+                    if f.read() == text and os.access(path, os.X_OK):
+                        continue
+            else:
+                legacy = path + LEGACY_SUFFIX
+                if os.path.lexists(legacy):
+                    raise MlvError(f"both {path} and {legacy} exist, and neither is git-mlv's",
+                                   f"merge them into {legacy} by hand, delete {path}, then run 'git mlv install' again")
+                os.replace(path, legacy)
+                done.append(f"kept your {name} hook as {os.path.basename(legacy)} (it still runs)")
+        tmp = path + ".mlv-tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o755)
+        os.replace(tmp, path)
+        done.append(f"installed {name} hook")
+    return done
+
+
+def uninstall_hooks(hooks_dir: str) -> list[str]:
+    done = []
+    for name in HOOK_NAMES:
+        path = os.path.join(hooks_dir, name)
+        legacy = path + LEGACY_SUFFIX
+        if not is_ours(path):
+            continue
+        if os.path.lexists(legacy):
+            os.replace(legacy, path)
+            done.append(f"restored your {name} hook")
+        else:
+            os.unlink(path)
+            done.append(f"removed {name} hook")
+    return done
+
+
+def run_legacy(hook_path: str | None, args: list[str], stdin: bytes | None) -> int:
+    """Run NAME.mlv-legacy next to the shim, if there is one; return its exit code."""
+    if not hook_path:
+        return 0
+    legacy = hook_path + LEGACY_SUFFIX
+    if not (os.path.isfile(legacy) and os.access(legacy, os.X_OK)):
+        return 0
+    return subprocess.run([legacy, *args], input=stdin).returncode

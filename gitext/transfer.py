@@ -1,0 +1,122 @@
+"""Moving objects between the cache and a store: which ones, in parallel."""
+from __future__ import annotations
+
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from gitext.cache import Cache
+from gitext.errors import CorruptObject, MlvError
+from gitext.pointer import Pointer
+from gitext.remotes import BlobStore
+
+
+@dataclass
+class TransferResult:
+    done: list[Pointer] = field(default_factory=list)
+    present: list[Pointer] = field(default_factory=list)   # nothing to move
+    failed: dict[str, MlvError] = field(default_factory=dict)
+
+    @property
+    def bytes_done(self) -> int:
+        return sum(p.size for p in self.done)
+
+
+def _unique_largest_first(pointers: Iterable[Pointer]) -> list[Pointer]:
+    unique = {p.oid: p for p in pointers}
+    return sorted(unique.values(), key=lambda p: p.size, reverse=True)
+
+
+def _run(jobs: int, work: list[Pointer], one: "callable[[Pointer], None]", result: TransferResult) -> None:
+    lock = threading.Lock()
+
+    def task(pointer: Pointer) -> None:
+        try:
+            one(pointer)
+        except MlvError as exc:
+            with lock:
+                result.failed[pointer.oid] = exc
+            return
+        except OSError as exc:
+            with lock:
+                result.failed[pointer.oid] = MlvError(f"object {pointer.oid}: {exc.strerror or exc}")
+            return
+        with lock:
+            result.done.append(pointer)
+
+    if jobs <= 1 or len(work) <= 1:
+        for pointer in work:
+            task(pointer)
+        return
+    with ThreadPoolExecutor(max_workers=min(jobs, len(work)), thread_name_prefix="mlv-xfer") as pool:
+        for _ in pool.map(task, work):
+            pass
+
+
+def upload(cache: Cache, store: BlobStore, pointers: Iterable[Pointer], jobs: int) -> TransferResult:
+    """Send every object the store lacks. A cached object that is corrupt is
+    quarantined and reported, never uploaded."""
+    result = TransferResult()
+    wanted = _unique_largest_first(pointers)
+    have = store.exists([p.oid for p in wanted])
+    todo = []
+    for pointer in wanted:
+        if pointer.oid in have:
+            result.present.append(pointer)
+        elif not cache.has(pointer.oid):
+            result.failed[pointer.oid] = MlvError(
+                f"object {pointer.oid} is missing from the local cache and from remote '{store.name}'")
+        else:
+            todo.append(pointer)
+
+    def one(pointer: Pointer) -> None:
+        try:
+            store.upload(pointer.oid, cache.path(pointer.oid), pointer.size)
+        except CorruptObject:
+            where = cache.quarantine(pointer.oid)
+            raise CorruptObject(pointer.oid, "?", "the local cache",
+                                f"moved to {where}; re-add the file that holds these bytes") from None
+
+    _run(jobs, todo, one, result)
+    return result
+
+
+def download(cache: Cache, store: BlobStore, pointers: Iterable[Pointer], jobs: int) -> TransferResult:
+    """Fetch every object the cache lacks, verified before it is installed."""
+    result = TransferResult()
+    todo = []
+    for pointer in _unique_largest_first(pointers):
+        (result.present if cache.has(pointer.oid) else todo).append(pointer)
+    if todo:
+        store.check_readable()
+    where = f"remote '{store.name}'"
+
+    def one(pointer: Pointer) -> None:
+        cache.receive(pointer, where, lambda f: store.download(pointer.oid, f))
+
+    _run(jobs, todo, one, result)
+    return result
+
+
+def report_failures(result: TransferResult, verb: str) -> None:
+    """One line per failure (at most 10), then raise one summarising error."""
+    if not result.failed:
+        return
+    items = list(result.failed.values())
+    for exc in items[:10]:
+        print(f"error: {exc.message}", file=sys.stderr)
+    if len(items) > 10:
+        print(f"error: ... and {len(items) - 10} more", file=sys.stderr)
+    hints = {exc.hint for exc in items if exc.hint}
+    raise MlvError(f"{len(items)} object(s) could not be {verb}",
+                   hints.pop() if len(hints) == 1 else "fix the errors above and run the command again")
+
+
+def human_size(size: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size} B"  # pragma: no cover

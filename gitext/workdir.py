@@ -1,0 +1,244 @@
+"""Writing tracked files into the working tree from the cache, and the two
+small per-worktree records that make it cheap:
+
+- KnownFiles: path -> the object git mlv last saw or wrote there. When git
+  re-cleans a file (racy git, index refresh) the filter compares the bytes
+  with that object instead of hashing them: a hint, verified byte for byte,
+  never trusted on stat alone.
+- pending: files the filter left as pointer text because their object is
+  too large to pass through git's memory; the post-checkout / post-merge
+  hooks write them directly.
+"""
+from __future__ import annotations
+
+import json
+import os
+import stat
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterable
+
+from gitext.cache import Cache, copy_hashing
+from gitext.errors import CorruptObject, MlvError
+from gitext.git import Repo, TrackedEntry, refresh_index
+from gitext.pointer import Pointer
+
+if TYPE_CHECKING:  # pragma: no cover
+    import sqlite3
+
+
+class KnownFiles:
+    def __init__(self, repo: Repo) -> None:
+        self._path = os.path.join(repo.mlv_dir, "known.sqlite")
+        self._db: "sqlite3.Connection | None" = None
+        self._lock = threading.Lock()
+        self._pending: list[tuple[str, str, int, int | None, int | None]] = []
+
+    def _connect(self) -> "sqlite3.Connection | None":
+        if self._db is None:
+            import sqlite3
+
+            try:
+                os.makedirs(os.path.dirname(self._path), exist_ok=True)
+                db = sqlite3.connect(self._path, timeout=5, check_same_thread=False)
+                db.execute("CREATE TABLE IF NOT EXISTS known (path TEXT PRIMARY KEY, oid TEXT, "
+                           "size INTEGER, ino INTEGER, mtime_ns INTEGER)")
+            except (OSError, sqlite3.Error):
+                return None  # a hint store that cannot open only costs speed
+            self._db = db
+        return self._db
+
+    def candidate(self, path: str) -> Pointer | None:
+        """The object probably at ``path`` now, judged by size (and inode and
+        mtime when recorded); the caller must still verify the bytes."""
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return None
+        import sqlite3
+
+        with self._lock:
+            db = self._connect()
+            if db is None:
+                return None
+            try:
+                row = db.execute("SELECT oid, size, ino, mtime_ns FROM known WHERE path = ?", (path,)).fetchone()
+            except sqlite3.Error:
+                return None
+        if row is None or row[1] != st.st_size or row[1] <= 0:
+            return None
+        if row[2] is not None and (row[2], row[3]) != (st.st_ino, st.st_mtime_ns):
+            return None
+        try:
+            return Pointer(row[0], row[1])
+        except ValueError:
+            return None
+
+    def note(self, path: str, pointer: Pointer, st: os.stat_result | None = None) -> None:
+        with self._lock:
+            self._pending.append((path, pointer.oid, pointer.size,
+                                  st.st_ino if st else None, st.st_mtime_ns if st else None))
+            if len(self._pending) >= 2000:
+                self._flush_locked()
+
+    def flush(self) -> None:
+        with self._lock:
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        rows, self._pending = self._pending, []
+        if not rows:
+            return
+        import sqlite3
+
+        db = self._connect()
+        if db is None:
+            return
+        try:
+            with db:
+                db.executemany("INSERT OR REPLACE INTO known VALUES (?, ?, ?, ?, ?)", rows)
+        except sqlite3.Error:
+            pass  # lost hints cost a re-hash later, nothing else
+
+    def close(self) -> None:
+        self.flush()
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+# ------------------------------------------------------------------ pending large files
+
+def pending_path(repo: Repo) -> str:
+    return os.path.join(repo.mlv_dir, "pending")
+
+
+def add_pending(repo: Repo, entry: TrackedEntry) -> None:
+    os.makedirs(repo.mlv_dir, exist_ok=True)
+    line = json.dumps({"path": entry.path, "oid": entry.pointer.oid, "size": entry.pointer.size,
+                       "mode": entry.mode}) + "\n"
+    with open(pending_path(repo), "a", encoding="utf-8") as f:
+        f.write(line)
+
+
+def take_pending(repo: Repo) -> list[TrackedEntry]:
+    """Atomically take (and clear) the pending list."""
+    src = pending_path(repo)
+    taken = f"{src}.{os.getpid()}"
+    try:
+        os.replace(src, taken)
+    except FileNotFoundError:
+        return []
+    entries = []
+    try:
+        with open(taken, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    item = json.loads(line)
+                    entries.append(TrackedEntry(item["path"], Pointer(item["oid"], item["size"]), item["mode"]))
+                except (ValueError, KeyError, TypeError):
+                    continue  # a torn line from a killed filter: that file stays a pointer
+    finally:
+        os.unlink(taken)
+    return entries
+
+
+# ------------------------------------------------------------------ materialisation
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@dataclass
+class Materialised:
+    written: list[str] = field(default_factory=list)
+    missing: list[TrackedEntry] = field(default_factory=list)    # object not in cache
+    kept: list[str] = field(default_factory=list)                # user content, left alone
+    failed: dict[str, MlvError] = field(default_factory=dict)
+
+
+def holds_pointer_or_missing(full: str, pointer: Pointer) -> bool:
+    """True if the file is absent or holds exactly this pointer's text."""
+    try:
+        st = os.lstat(full)
+    except FileNotFoundError:
+        return True
+    except NotADirectoryError:
+        return False
+    text = pointer.encode()
+    if not stat.S_ISREG(st.st_mode) or st.st_size != len(text):
+        return False
+    with open(full, "rb") as f:
+        return f.read(len(text) + 1) == text
+
+
+def write_from_cache(cache: Cache, pointer: Pointer, full: str, mode: int) -> os.stat_result:
+    """Replace ``full`` with the object's bytes, verified, via a temp file and rename."""
+    directory = os.path.dirname(full)
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".mlv-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out, cache.open(pointer.oid) as src:
+            md5, size = copy_hashing(src, out)
+        if md5 != pointer.oid or size != pointer.size:
+            where = cache.quarantine(pointer.oid)
+            raise CorruptObject(pointer.oid, md5, "the local cache",
+                                f"moved to {where}; run 'git mlv pull' to fetch a good copy")
+        os.chmod(tmp, mode)
+        os.replace(tmp, full)
+        return os.lstat(full)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def materialise(repo: Repo, cache: Cache, entries: Iterable[TrackedEntry], jobs: int = 4,
+                refresh: bool = True) -> Materialised:
+    """Write every entry whose file is missing or still holds its pointer text.
+    Files with other content are never touched. Then refresh git's index."""
+    root = repo.require_worktree()
+    umask = _umask()
+    known = KnownFiles(repo)
+    result = Materialised()
+    lock = threading.Lock()
+    todo = []
+    for entry in entries:
+        full = os.path.join(root, entry.path)
+        if not holds_pointer_or_missing(full, entry.pointer):
+            result.kept.append(entry.path)
+        elif not cache.has(entry.pointer.oid):
+            result.missing.append(entry)
+        else:
+            todo.append((entry, full))
+
+    def one(item: tuple[TrackedEntry, str]) -> None:
+        entry, full = item
+        mode = (0o777 if entry.mode == 0o100755 else 0o666) & ~umask
+        try:
+            st = write_from_cache(cache, entry.pointer, full, mode)
+        except MlvError as exc:
+            with lock:
+                result.failed[entry.path] = exc
+            return
+        except OSError as exc:
+            with lock:
+                result.failed[entry.path] = MlvError(f"cannot write {entry.path}: {exc.strerror}")
+            return
+        known.note(entry.path, entry.pointer, st)
+        with lock:
+            result.written.append(entry.path)
+
+    if jobs > 1 and len(todo) > 1:
+        with ThreadPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
+            list(pool.map(one, todo))
+    else:
+        for item in todo:
+            one(item)
+    known.close()
+    if refresh and result.written:
+        refresh_index(repo, result.written)
+    return result
