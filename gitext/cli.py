@@ -151,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _cmd(sub, "demo", "demo:run_demo", "run the quick-start workflow in a temp dir, step by step")
     p.add_argument("--keep", action="store_true", help="keep the temp dir and print its path")
 
+    p = _cmd(sub, "manpage", "misc:run_manpage", "print the git-mlv(1) man page (roff)")
+
     p = _cmd(sub, "filter-process", "filter_cmds:run_filter_process",
              "git's long-running filter (called by git)")
     p.add_argument("--skip", action="store_true", help="smudge leaves pointers (install --skip-smudge)")

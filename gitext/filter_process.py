@@ -179,7 +179,12 @@ class FilterProcess:
         try:
             if self.ctx.cache.has(pointer.oid):
                 self._send_object(path, pointer)
-            elif headers.get("can-delay") == "1" and self._remote_usable(path, pointer):
+                return
+            why = self._remote_unusable()
+            if why is not None:
+                self.ctx.note_left_as_pointer(path, why)
+                self._reply(pointer.encode())
+            elif headers.get("can-delay") == "1":
                 self.delayed[path] = Delayed(pointer, self._download(pointer))
                 self._reply_delayed()
             else:
@@ -200,14 +205,13 @@ class FilterProcess:
         self.writer.write_flush()
         self.writer.flush()
 
-    def _remote_usable(self, path: str, pointer: Pointer) -> bool:
+    def _remote_unusable(self) -> str | None:
+        """Why objects cannot be fetched (no remote, unreadable remote), or None."""
         try:
             self.ctx.store()
         except MlvError as exc:
-            self.ctx.note_left_as_pointer(path, exc.message)
-            self._reply(pointer.encode())
-            return False
-        return True
+            return exc.message
+        return None
 
     def _fetch_now(self, path: str, pointer: Pointer) -> None:
         try:

@@ -111,13 +111,13 @@ def run_textconv(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise MlvError(f"cannot read {args.file}: {exc.strerror}") from None
     pointer = parse_pointer(head)
-    if pointer is not None:
-        print(f"git-mlv object md5 {pointer.oid} size {pointer.size} ({human_size(pointer.size)})")
+    if pointer is not None:  # the data is not here (object missing or smudge skipped)
+        print(f"git-mlv: md5 {pointer.oid} size {pointer.size} ({human_size(pointer.size)}), pointer only")
     elif not head:
-        print("(empty file)")
-    else:
+        print("git-mlv: empty file")
+    else:  # git hands textconv the smudged bytes of both sides
         md5, size = md5_file(args.file)
-        print(f"git-mlv content md5 {md5} size {size} ({human_size(size)}), not yet stored")
+        print(f"git-mlv: md5 {md5} size {size} ({human_size(size)})")
     return 0
 
 

@@ -38,9 +38,10 @@ def _jobs(config: Config, store: BlobStore, requested: int | None) -> int:
 
 
 def _summary(result: TransferResult, verb: str, store: BlobStore) -> str:
-    moved = f"{plural(len(result.done), 'object')} {verb} ({human_size(result.bytes_done)})"
+    where = f"{'to' if verb == 'pushed' else 'from'} '{store.name}'"
+    moved = f"{plural(len(result.done), 'object')} {verb} {where} ({human_size(result.bytes_done)})"
     there = f", {len(result.present)} already {'there' if verb == 'pushed' else 'cached'}" if result.present else ""
-    return f"{moved}{there} {'to' if verb == 'pushed' else 'from'} '{store.name}'"
+    return moved + there
 
 
 def run_push(args: argparse.Namespace) -> int:

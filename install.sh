@@ -1,0 +1,48 @@
+#!/bin/sh
+# One-command set-up of git mlv on a machine with Python >= 3.10 and git.
+#   ./install.sh          install git-mlv (then try: git mlv demo)
+#   ./install.sh --test   install git-mlv with its test needs, then run the test suite
+set -eu
+cd "$(dirname "$0")"
+PY=${PYTHON:-python3}
+MODE=${1:-}
+
+case "$MODE" in
+  ""|--test) ;;
+  *) echo "usage: ./install.sh [--test]" >&2; exit 2 ;;
+esac
+
+"$PY" -c 'import sys; sys.exit(sys.version_info < (3, 10))' || {
+  echo "error: git mlv needs Python 3.10 or newer ($PY is $("$PY" --version 2>&1))" >&2; exit 1; }
+command -v git >/dev/null || { echo "error: git is not installed; install git first" >&2; exit 1; }
+
+PIP="$PY -m pip install --quiet --disable-pip-version-check --root-user-action=ignore"
+if [ "$MODE" = "--test" ]; then
+  # editable: the tests exercise this checkout
+  $PIP -e ".[test]"
+else
+  $PIP .
+fi
+
+BIN=$("$PY" -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+command -v pyenv >/dev/null 2>&1 && pyenv rehash 2>/dev/null || true
+
+# 'git mlv --help' is answered by 'man git-mlv': put the page where man looks.
+if command -v man >/dev/null 2>&1; then
+  for dir in $(manpath 2>/dev/null | tr ':' ' ') "$HOME/.local/share/man"; do
+    if mkdir -p "$dir/man1" 2>/dev/null && [ -w "$dir/man1" ]; then
+      "$BIN/git-mlv" manpage > "$dir/man1/git-mlv.1" && break
+    fi
+  done
+fi
+
+if ! command -v git-mlv >/dev/null 2>&1; then
+  echo "warning: $BIN is not on your PATH, so 'git mlv' will not be found; add it:" >&2
+  echo "  export PATH=\"$BIN:\$PATH\"" >&2
+  PATH="$BIN:$PATH"; export PATH
+fi
+echo "git-mlv installed: $("$BIN/git-mlv" version)"
+
+if [ "$MODE" = "--test" ]; then
+  exec "$PY" -m pytest -q -p no:cacheprovider tests
+fi
