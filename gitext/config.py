@@ -12,6 +12,22 @@ from gitext.git import Repo, run_git
 
 MLVCONFIG = ".mlvconfig"
 SECRET_KEYS = frozenset({"access_key_id", "secret_access_key", "session_token"})
+# Remote options as users and DVC name them. git config names allow no '_', so each
+# is stored without underscores (access_key_id -> accesskeyid, as DVC's endpointurl).
+REMOTE_OPTIONS = ("url", "endpointurl", "region", "profile", "jobs", "layout", "multipart_threshold",
+                  "multipart_chunksize", "verify_ssl", "access_key_id", "secret_access_key", "session_token")
+_FROM_GIT_KEY = {name.replace("_", ""): name for name in REMOTE_OPTIONS}
+
+
+def option_git_key(name: str) -> str | None:
+    """The git-config spelling of a remote option given as access_key_id, access-key-id
+    or accesskeyid; None when there is no such option."""
+    key = name.lower().replace("_", "").replace("-", "")
+    return key if key in _FROM_GIT_KEY else None
+
+
+def option_name(git_key: str) -> str:
+    return _FROM_GIT_KEY.get(git_key, git_key)
 REMOTE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 _SIZE_UNITS = {"": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024**2, "mb": 1024**2,
@@ -136,6 +152,7 @@ def load_config(repo: Repo) -> Config:
             _section, name, option = split_key(key.removeprefix("mlv." if prefix.startswith("mlv.") else ""))
             if not name:
                 continue
+            option = option_name(option)
             if source is shared and option in SECRET_KEYS:
                 print(f"warning: ignoring {key} in {MLVCONFIG}: secrets belong in .git/config "
                       f"(git mlv remote modify --local {name} {option} ...)", file=sys.stderr)

@@ -5,12 +5,11 @@ import argparse
 import os
 import re
 
-from gitext.config import MLVCONFIG, SECRET_KEYS, load_config, read_git_config, read_mlvconfig, validate_remote_name
+from gitext.config import (MLVCONFIG, REMOTE_OPTIONS, SECRET_KEYS, load_config, option_git_key, option_name,
+                           read_git_config, read_mlvconfig, validate_remote_name)
 from gitext.errors import ConfigError, UsageError
 from gitext.git import Repo, find_repo
 
-OPTIONS = ("url", "endpointurl", "region", "profile", "jobs", "layout", "multipart_threshold",
-           "multipart_chunksize", "verify_ssl") + tuple(sorted(SECRET_KEYS))
 S3_URL = re.compile(r"s3://([a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])(/[^\s]*)?")
 
 
@@ -75,9 +74,10 @@ def _add(repo: Repo, args: argparse.Namespace) -> int:
 
 def _modify(repo: Repo, args: argparse.Namespace) -> int:
     name = validate_remote_name(args.name)
-    key = args.key.lower()
-    if key not in OPTIONS:
-        raise UsageError(f"unknown remote option '{args.key}'", f"valid options: {', '.join(OPTIONS)}")
+    git_key = option_git_key(args.key)
+    if git_key is None:
+        raise UsageError(f"unknown remote option '{args.key}'", f"valid options: {', '.join(REMOTE_OPTIONS)}")
+    key = option_name(git_key)
     if key in SECRET_KEYS and not args.local:
         raise ConfigError(f"refusing to write {key} into {MLVCONFIG}: it is committed and would leak the secret",
                           f"use --local: git mlv remote modify --local {name} {key} VALUE")
@@ -86,13 +86,13 @@ def _modify(repo: Repo, args: argparse.Namespace) -> int:
         raise ConfigError(f"no git mlv remote named '{name}'", f"add it first: git mlv remote add {name} URL")
     writer = Writer(repo, args.local)
     if args.unset:
-        writer.unset(f"remote.{name}.{key}")
+        writer.unset(f"remote.{name}.{git_key}")
         print(f"unset {key} of remote '{name}'")
         return 0
     if args.value is None:
         raise UsageError(f"no value given for {key}", f"git mlv remote modify {name} {key} VALUE (or --unset)")
     value = validate_url(args.value) if key == "url" else args.value
-    writer.set(f"remote.{name}.{key}", value)
+    writer.set(f"remote.{name}.{git_key}", value)
     shown = "****" if key in SECRET_KEYS else value
     print(f"set {key} of remote '{name}' to {shown}{' (in .git/config)' if args.local else ''}")
     return 0

@@ -1,0 +1,177 @@
+"""remote, track, push/fetch/pull/checkout, status, ls-files, errors, worktrees."""
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import err, git, mlv, out
+
+
+def commit_files(repo: Path, files: dict[str, bytes], message: str = "files") -> None:
+    for name, data in files.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_bytes(data)
+    git(repo, "add", *files)
+    git(repo, "commit", "-q", "-m", message)
+
+
+def test_remote_add_modify_list_default_remove(repo: Path, tmp_path: Path) -> None:
+    mlv(repo, "remote", "add", "backup", str(tmp_path / "b"))
+    listed = out(mlv(repo, "remote", "list"))
+    assert "storage\t" in listed and "(default)" in listed and "backup\t" in listed
+    mlv(repo, "remote", "modify", "backup", "region", "eu-west-1")
+    assert out(git(repo, "config", "-f", ".mlvconfig", "remote.backup.region")).strip() == "eu-west-1"
+    mlv(repo, "remote", "default", "backup")
+    assert out(mlv(repo, "remote", "default")).strip() == "backup"
+    mlv(repo, "remote", "remove", "backup")
+    assert "backup" not in out(mlv(repo, "remote", "list"))
+    assert out(mlv(repo, "remote", "default", check=False)).startswith("no default")
+
+
+def test_secret_refused_in_mlvconfig_and_kept_local(repo: Path) -> None:
+    refused = mlv(repo, "remote", "modify", "storage", "secret_access_key", "s3cr3t", check=False)
+    assert refused.returncode == 1 and "--local" in err(refused)
+    assert "s3cr3t" not in (repo / ".mlvconfig").read_text()
+    done = mlv(repo, "remote", "modify", "--local", "storage", "secret_access_key", "s3cr3t")
+    assert "s3cr3t" not in out(done) + err(done)
+    assert out(git(repo, "config", "--local", "mlv.remote.storage.secretaccesskey")).strip() == "s3cr3t"
+    assert "s3cr3t" not in out(mlv(repo, "remote", "list"))
+
+
+@pytest.mark.parametrize("args,code", [
+    (["remote", "add", "bad name", "/x"], 1),
+    (["remote", "add", "x", "ftp://host/x"], 2),
+    (["remote", "add", "x", "s3://"], 2),
+    (["remote", "modify", "storage", "colour", "red"], 2),
+    (["push", "--jobs", "0"], 2),
+    (["no-such-command"], 2),
+    (["push", "no-such-ref"], 1),
+])
+def test_bad_input_is_one_line_error_without_traceback(repo: Path, args: list[str], code: int) -> None:
+    done = mlv(repo, *args, check=False)
+    assert done.returncode == code, err(done)
+    text = err(done)
+    assert "Traceback" not in text and "error:" in text
+    assert len([line for line in text.splitlines() if line.startswith("error:")]) == 1
+
+
+def test_not_a_repository(tmp_path: Path) -> None:
+    done = mlv(tmp_path, "status", check=False)
+    assert done.returncode == 1
+    assert err(done).startswith("error: not a git repository")
+
+
+def test_track_untrack_and_list(repo: Path) -> None:
+    mlv(repo, "track", "models/*.pt", "with space/*.pkl")
+    attrs = (repo / ".gitattributes").read_text()
+    assert "models/*.pt filter=mlv diff=mlv merge=mlv -text\n" in attrs
+    assert "with[[:space:]]space/*.pkl filter=mlv" in attrs
+    assert "already tracked" in out(mlv(repo, "track", "models/*.pt"))
+    listed = out(mlv(repo, "track"))
+    assert "models/*.pt" in listed and "*.bin" in listed
+    mlv(repo, "untrack", "models/*.pt")
+    assert "models/*.pt" not in (repo / ".gitattributes").read_text()
+    assert mlv(repo, "untrack", "nope/*", check=False).returncode == 1
+    assert mlv(repo, "track", ".gitattributes", check=False).returncode == 2
+
+
+def test_track_hints_renormalize_for_committed_files(repo: Path) -> None:
+    commit_files(repo, {"w.pt": b"weights" * 100})
+    hinted = out(mlv(repo, "track", "*.pt"))
+    assert "git add --renormalize" in hinted and "w.pt" in hinted
+
+
+def test_push_everything_in_history_and_nothing_twice(repo: Path, tmp_path: Path) -> None:
+    commit_files(repo, {"a.bin": b"one" * 100}, "v1")
+    commit_files(repo, {"a.bin": b"two" * 100}, "v2")
+    assert "2 objects pushed" in out(mlv(repo, "push"))
+    for data in (b"one" * 100, b"two" * 100):
+        md5 = hashlib.md5(data).hexdigest()
+        assert (tmp_path / "store" / md5[:2] / md5[2:]).read_bytes() == data
+    again = out(mlv(repo, "push"))
+    assert "0 objects pushed" in again and "2 already there" in again
+
+
+def test_fetch_and_pull_from_missing_remote_name_it(repo: Path, tmp_path: Path) -> None:
+    commit_files(repo, {"a.bin": b"a" * 100})
+    shutil.rmtree(repo / ".git/mlv/cache")
+    done = mlv(repo, "fetch", check=False)
+    assert done.returncode == 1
+    assert "remote 'storage'" in err(done) and str(tmp_path / "store") in err(done)
+
+
+def test_pull_include_exclude(repo: Path) -> None:
+    commit_files(repo, {"data/a.csv": b"a" * 50, "data/b.csv": b"b" * 50, "m.bin": b"m" * 50})
+    mlv(repo, "push")
+    shutil.rmtree(repo / ".git/mlv/cache")
+    for name in ("data/a.csv", "data/b.csv", "m.bin"):
+        (repo / name).unlink()
+    mlv(repo, "pull", "--include", "data/*.csv", "--exclude", "data/b.csv")
+    assert (repo / "data/a.csv").exists()
+    assert not (repo / "data/b.csv").exists() and not (repo / "m.bin").exists()
+    mlv(repo, "pull")
+    assert (repo / "m.bin").read_bytes() == b"m" * 50
+    assert out(git(repo, "status", "--porcelain")) == ""
+
+
+def test_pull_never_overwrites_user_changes(repo: Path) -> None:
+    commit_files(repo, {"a.bin": b"committed" * 10})
+    mlv(repo, "push")
+    (repo / "a.bin").write_bytes(b"my edit")
+    mlv(repo, "pull")
+    assert (repo / "a.bin").read_bytes() == b"my edit"
+
+
+def test_checkout_writes_from_cache_only(repo: Path) -> None:
+    commit_files(repo, {"a.bin": b"a" * 100, "b.bin": b"b" * 100})
+    (repo / "a.bin").unlink()
+    (repo / "b.bin").write_bytes(git(repo, "show", "HEAD:b.bin").stdout)  # pointer text
+    done = mlv(repo, "checkout")
+    assert "2 files written" in out(done)
+    assert (repo / "a.bin").read_bytes() == b"a" * 100 and (repo / "b.bin").read_bytes() == b"b" * 100
+    shutil.rmtree(repo / ".git/mlv/cache")
+    (repo / "a.bin").unlink()
+    missing = mlv(repo, "checkout", check=False)
+    assert missing.returncode == 1 and "git mlv pull" in err(missing)
+
+
+def test_status_and_ls_files(repo: Path) -> None:
+    commit_files(repo, {"a.bin": b"a" * 100})
+    status = out(mlv(repo, "status"))
+    assert "Objects not yet pushed to 'storage'" in status and "a.bin" in status
+    mlv(repo, "push")
+    (repo / "a.bin").write_bytes(b"changed")
+    commit_files(repo, {"data/x.csv": b"x"}, "x")
+    (repo / "n.bin").write_bytes(b"new")
+    git(repo, "add", "n.bin")
+    status = out(mlv(repo, "status"))
+    assert "Changes to be committed:\n\tadded: n.bin" in status
+    assert "Changes not staged for commit:\n\tmodified: a.bin" in status
+    md5 = hashlib.md5(b"a" * 100).hexdigest()
+    assert f"{md5[:10]} * a.bin" in out(mlv(repo, "ls-files"))
+    assert f"{md5} *          100 a.bin" in out(mlv(repo, "ls-files", "--long", "HEAD~1"))
+
+
+def test_linked_worktrees_share_one_cache_and_store(repo: Path, tmp_path: Path) -> None:
+    commit_files(repo, {"a.bin": b"shared" * 100})
+    git(repo, "worktree", "add", "-q", str(tmp_path / "wt"), "-b", "wt")
+    wt = tmp_path / "wt"
+    assert (wt / "a.bin").read_bytes() == b"shared" * 100
+    (wt / "b.bin").write_bytes(b"from worktree")
+    git(wt, "add", "b.bin")
+    md5 = hashlib.md5(b"from worktree").hexdigest()
+    assert (repo / ".git/mlv/cache" / md5[:2] / md5[2:]).is_file()
+    assert not (wt / ".git").is_dir()
+    git(wt, "commit", "-q", "-m", "wt")
+    mlv(wt, "push")
+    assert (tmp_path / "store" / md5[:2] / md5[2:]).is_file()
+
+
+def test_version_and_help(repo: Path) -> None:
+    assert out(mlv(repo, "version")).startswith("git-mlv ")
+    for command in ("install", "track", "remote", "push", "fetch", "pull", "checkout", "status", "ls-files"):
+        helped = mlv(repo, command, "-h")
+        assert helped.returncode == 0 and f"usage: git mlv {command}" in out(helped)
