@@ -48,6 +48,9 @@ def _cmd(sub: argparse._SubParsersAction, name: str, target: str, help: str,
 def _jobs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-j", "--jobs", type=int, metavar="N",
                         help="parallel transfers (default: mlv.jobs, or the remote's default)")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress and no summary (errors are still printed); progress is "
+                             "only shown when stderr is a terminal")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -139,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
              "Write tracked files that are missing or hold pointer text, from the local cache\n"
              "only (no download). PATH limits it to files at or under those paths.")
     p.add_argument("paths", nargs="*", metavar="PATH")
+    p.add_argument("-q", "--quiet", action="store_true", help="no summary (errors are still printed)")
 
     p = _cmd(sub, "status", "status:run_status", "tracked files modified, staged, not yet pushed")
     p = _cmd(sub, "ls-files", "status:run_ls_files", "list tracked files at a commit (default HEAD)",

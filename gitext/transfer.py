@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable
 
 from gitext.cache import Cache
 from gitext.errors import CorruptObject, MlvError
@@ -24,12 +25,49 @@ class TransferResult:
         return sum(p.size for p in self.done)
 
 
+class Progress:
+    """'verb: n/N objects, x/y MiB, r MiB/s' on stderr, redrawn at most 10 times a
+    second, only when stderr is a terminal and not quiet."""
+
+    def __init__(self, verb: str, work: list[Pointer], enabled: bool) -> None:
+        self.verb = verb
+        self.total = len(work)
+        self.total_bytes = sum(p.size for p in work)
+        self.enabled = enabled and self.total > 0 and sys.stderr.isatty()
+        self.count = 0
+        self.bytes = 0
+        self.start = time.monotonic()
+        self._last = 0.0
+        self._lock = threading.Lock()
+
+    def advance(self, pointer: Pointer) -> None:
+        with self._lock:
+            self.count += 1
+            self.bytes += pointer.size
+            now = time.monotonic()
+            if self.enabled and (now - self._last >= 0.1 or self.count == self.total):
+                self._last = now
+                self._draw(now)
+
+    def _draw(self, now: float) -> None:
+        rate = self.bytes / max(now - self.start, 1e-6)
+        sys.stderr.write(f"\r{self.verb}: {self.count}/{self.total} objects, {human_size(self.bytes)}"
+                         f"/{human_size(self.total_bytes)}, {human_size(rate)}/s\x1b[K")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.count:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
 def _unique_largest_first(pointers: Iterable[Pointer]) -> list[Pointer]:
     unique = {p.oid: p for p in pointers}
     return sorted(unique.values(), key=lambda p: p.size, reverse=True)
 
 
-def _run(jobs: int, work: list[Pointer], one: "callable[[Pointer], None]", result: TransferResult) -> None:
+def _run(jobs: int, work: list[Pointer], one: "Callable[[Pointer], None]", result: TransferResult,
+         progress: Progress) -> None:
     lock = threading.Lock()
 
     def task(pointer: Pointer) -> None:
@@ -45,7 +83,15 @@ def _run(jobs: int, work: list[Pointer], one: "callable[[Pointer], None]", resul
             return
         with lock:
             result.done.append(pointer)
+        progress.advance(pointer)
 
+    try:
+        _run_all(jobs, work, task)
+    finally:
+        progress.close()
+
+
+def _run_all(jobs: int, work: list[Pointer], task: "Callable[[Pointer], None]") -> None:
     if jobs <= 1 or len(work) <= 1:
         for pointer in work:
             task(pointer)
@@ -55,7 +101,8 @@ def _run(jobs: int, work: list[Pointer], one: "callable[[Pointer], None]", resul
             pass
 
 
-def upload(cache: Cache, store: BlobStore, pointers: Iterable[Pointer], jobs: int) -> TransferResult:
+def upload(cache: Cache, store: BlobStore, pointers: Iterable[Pointer], jobs: int,
+           progress: bool = True) -> TransferResult:
     """Send every object the store lacks. A cached object that is corrupt is
     quarantined and reported, never uploaded."""
     result = TransferResult()
@@ -79,11 +126,12 @@ def upload(cache: Cache, store: BlobStore, pointers: Iterable[Pointer], jobs: in
             raise CorruptObject(pointer.oid, "?", "the local cache",
                                 f"moved to {where}; re-add the file that holds these bytes") from None
 
-    _run(jobs, todo, one, result)
+    _run(jobs, todo, one, result, Progress(f"uploading to '{store.name}'", todo, progress))
     return result
 
 
-def download(cache: Cache, store: BlobStore, pointers: Iterable[Pointer], jobs: int) -> TransferResult:
+def download(cache: Cache, store: BlobStore, pointers: Iterable[Pointer], jobs: int,
+             progress: bool = True) -> TransferResult:
     """Fetch every object the cache lacks, verified before it is installed."""
     result = TransferResult()
     todo = []
@@ -96,7 +144,7 @@ def download(cache: Cache, store: BlobStore, pointers: Iterable[Pointer], jobs: 
     def one(pointer: Pointer) -> None:
         cache.receive(pointer, where, lambda f: store.download(pointer.oid, f))
 
-    _run(jobs, todo, one, result)
+    _run(jobs, todo, one, result, Progress(f"downloading from '{store.name}'", todo, progress))
     return result
 
 

@@ -56,8 +56,9 @@ def run_push(args: argparse.Namespace) -> int:
             raise MlvError("nothing to push: this repository has no commits yet", "commit first, then push")
         refs = ["HEAD"]
     pointers = PointerReader(repo).commits_pointers(refs)
-    result = upload(Cache(repo.cache_dir), store, pointers.values(), _jobs(config, store, args.jobs))
-    print(_summary(result, "pushed", store))
+    result = upload(Cache(repo.cache_dir), store, pointers.values(), _jobs(config, store, args.jobs),
+                    progress=not args.quiet)
+    say(args, _summary(result, "pushed", store))
     report_failures(result, "pushed")
     return 0
 
@@ -79,8 +80,9 @@ def run_fetch(args: argparse.Namespace) -> int:
     name, refs = _split_remote(config, args.args)
     store = _store(repo, config, name)
     pointers = _fetch_pointers(repo, refs, args.all)
-    result = download(Cache(repo.cache_dir), store, pointers, _jobs(config, store, args.jobs))
-    print(_summary(result, "fetched", store))
+    result = download(Cache(repo.cache_dir), store, pointers, _jobs(config, store, args.jobs),
+                      progress=not args.quiet)
+    say(args, _summary(result, "fetched", store))
     report_failures(result, "fetched")
     return 0
 
@@ -94,8 +96,13 @@ def worktree_entries(repo: Repo, keep=None) -> list[TrackedEntry]:
     return [e for e in entries if attrs.get(e.path) == "mlv"]
 
 
-def _report_checkout(done: Materialised, quiet_missing: bool = False) -> int:
-    if done.written:
+def say(args: argparse.Namespace, line: str) -> None:
+    if not getattr(args, "quiet", False):
+        print(line)
+
+
+def _report_checkout(done: Materialised, quiet: bool, quiet_missing: bool = False) -> int:
+    if done.written and not quiet:
         print(f"{plural(len(done.written), 'file')} written")
     for path, exc in list(done.failed.items())[:10]:
         print(f"error: {path}: {exc.message}", file=sys.stderr)
@@ -119,18 +126,18 @@ def run_pull(args: argparse.Namespace) -> int:
     entries = worktree_entries(repo, keep)
     cache = Cache(repo.cache_dir)
     jobs = _jobs(config, store, args.jobs)
-    result = download(cache, store, [e.pointer for e in entries], jobs)
+    result = download(cache, store, [e.pointer for e in entries], jobs, progress=not args.quiet)
     if result.done:
-        print(_summary(result, "fetched", store))
+        say(args, _summary(result, "fetched", store))
     done = materialise(repo, cache, entries, jobs=max(2, min(jobs, os.cpu_count() or 2)))
     if not done.written and not result.done and not result.failed and not done.missing:
-        print("already up to date")
+        say(args, "already up to date")
     fetch_error = None
     try:
         report_failures(result, "fetched")
     except MlvError as exc:
         fetch_error = exc
-    code = _report_checkout(done, quiet_missing=bool(result.failed))
+    code = _report_checkout(done, args.quiet, quiet_missing=bool(result.failed))
     if fetch_error is not None:
         raise fetch_error
     return code
@@ -151,5 +158,5 @@ def run_checkout(args: argparse.Namespace) -> int:
     entries = worktree_entries(repo, keep)
     done = materialise(repo, Cache(repo.cache_dir), entries)
     if not done.written and not done.missing and not done.failed:
-        print("nothing to write: every tracked file is already in place")
-    return _report_checkout(done)
+        say(args, "nothing to write: every tracked file is already in place")
+    return _report_checkout(done, args.quiet)
