@@ -11,11 +11,16 @@ import os
 import tempfile
 from typing import BinaryIO, Callable, Iterable
 
+from gitext import faults
 from gitext.errors import CorruptObject, MlvError
 from gitext.pointer import Pointer, is_oid
 
 CHUNK = 1024 * 1024
 OBJECT_MODE = 0o444
+# A verified object is "sealed": read-only with this mtime (1980-01-01). Any write to
+# it moves mtime to now, so a sealed object can be used without re-hashing it, and an
+# unsealed one is re-verified first. (Bit rot below the filesystem is fsck's job.)
+SEAL_MTIME_NS = 315532800 * 10**9
 
 WriteFn = Callable[[BinaryIO], "str | None"]
 
@@ -44,12 +49,18 @@ def copy_hashing(src: BinaryIO, dst: BinaryIO | None, limit: int | None = None) 
         if dst is not None:
             dst.write(view[:n])
         total += n
+        faults.after_bytes(n)
     return digest.hexdigest(), total
 
 
 def md5_file(path: str) -> tuple[str, int]:
     with open(path, "rb", buffering=0) as f:
         return copy_hashing(f, None)  # type: ignore[arg-type]
+
+
+def seal(path: str) -> None:
+    os.chmod(path, OBJECT_MODE)
+    os.utime(path, ns=(SEAL_MTIME_NS, SEAL_MTIME_NS))
 
 
 class Ingest:
@@ -76,6 +87,7 @@ class Ingest:
                 self._memory = bytearray()
         else:
             self._file.write(data)
+        faults.after_bytes(len(data))
 
     def finish(self) -> Pointer:
         """Store the object (unless the cache has it already) and return its pointer."""
@@ -116,6 +128,7 @@ class Cache:
     def __init__(self, root: str) -> None:
         self.root = root
         self.tmp_dir = os.path.join(os.path.dirname(root), "tmp")
+        self._dirs: set[str] = set()
 
     def path(self, oid: str) -> str:
         return os.path.join(self.root, object_relpath(oid))
@@ -132,7 +145,9 @@ class Cache:
 
     def temp_file(self) -> tuple[BinaryIO, str]:
         try:
-            os.makedirs(self.tmp_dir, exist_ok=True)
+            if self.tmp_dir not in self._dirs:
+                os.makedirs(self.tmp_dir, exist_ok=True)
+                self._dirs.add(self.tmp_dir)
             fd, tmp = tempfile.mkstemp(dir=self.tmp_dir, prefix="obj-")
         except OSError as exc:
             raise MlvError(f"cannot write to the cache at {self.tmp_dir}: {exc.strerror}",
@@ -140,11 +155,14 @@ class Cache:
         return os.fdopen(fd, "wb"), tmp
 
     def install(self, tmp: str, oid: str) -> None:
-        """Move a verified temp file to its final name (read-only)."""
+        """Move a verified temp file to its final name, sealed."""
         final = self.path(oid)
         try:
-            os.chmod(tmp, OBJECT_MODE)
-            os.makedirs(os.path.dirname(final), exist_ok=True)
+            seal(tmp)
+            directory = os.path.dirname(final)
+            if directory not in self._dirs:
+                os.makedirs(directory, exist_ok=True)
+                self._dirs.add(directory)
             os.replace(tmp, final)
         except OSError as exc:
             try:
@@ -195,6 +213,29 @@ class Cache:
             return md5_file(self.path(oid))[0] == oid
         except FileNotFoundError:
             return False
+
+    def is_sealed(self, pointer: Pointer) -> bool:
+        try:
+            st = os.stat(self.path(pointer.oid))
+        except OSError:
+            return False
+        return st.st_mtime_ns == SEAL_MTIME_NS and st.st_size == pointer.size and not st.st_mode & 0o222
+
+    def check(self, pointer: Pointer) -> bool:
+        """True if the object is intact: sealed, or re-hashed now (and sealed again).
+        A corrupt object is quarantined and False returned."""
+        if self.is_sealed(pointer):
+            return True
+        path = self.path(pointer.oid)
+        try:
+            md5, size = md5_file(path)
+        except FileNotFoundError:
+            return False
+        if md5 == pointer.oid and size == pointer.size:
+            seal(path)
+            return True
+        self.quarantine(pointer.oid)
+        return False
 
     def quarantine(self, oid: str) -> str:
         """Move a corrupt object aside (never delete it: it may be the only copy)."""

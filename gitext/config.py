@@ -119,6 +119,15 @@ class Config:
             return False
         raise ConfigError(f"{key} must be a boolean, not '{value}'", f"git config {key} true|false")
 
+    def linktype(self) -> str:
+        """How the working tree gets bytes from the cache: auto (reflink, else copy),
+        reflink (required), copy."""
+        value = (self.get("mlv.linktype") or "auto").lower()
+        if value not in ("auto", "reflink", "copy"):
+            raise ConfigError(f"mlv.linktype must be auto, reflink or copy, not '{value}'",
+                              "git config mlv.linktype auto")
+        return value
+
     def get_int(self, key: str, default: int) -> int:
         value = self.get(key)
         if value is None or value == "":

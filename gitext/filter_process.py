@@ -13,6 +13,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
+from gitext.cache import seal
 from gitext.errors import MlvError, ProtocolError
 from gitext.filters import SMALL_VERIFY, FilterContext
 from gitext.pktline import MAX_DATA, PktReader, PktWriter
@@ -137,6 +138,8 @@ class FilterProcess:
         content = Content(self.reader)
         try:
             out = self.ctx.clean(path, content)
+        except ProtocolError:
+            raise  # the stream itself is broken: no per-file answer can put it back in step
         except (MlvError, OSError) as exc:
             content.drain()
             self._fail(path, exc)
@@ -259,22 +262,32 @@ class FilterProcess:
             else:
                 self._reply(data)
             return
-        digest = hashlib.md5()
+        digest = None if self.ctx.cache.is_sealed(pointer) else hashlib.md5()
+        sent = 0
         with self.ctx.cache.open(pointer.oid) as f:
             self.writer.write_list(["status=success"])
-            while True:
-                data = f.read(MAX_DATA)
-                if not data:
-                    break
-                digest.update(data)
-                self.writer.write_packet(data)
+            try:
+                while True:
+                    data = f.read(MAX_DATA)
+                    if not data:
+                        break
+                    if digest is not None:
+                        digest.update(data)
+                    sent += len(data)
+                    self.writer.write_packet(data)
+            except OSError as exc:
+                self.writer.write_flush()
+                self._fail(path, exc)
+                return
         self.writer.write_flush()
-        if digest.hexdigest() != pointer.oid:
+        if sent != pointer.size or (digest is not None and digest.hexdigest() != pointer.oid):
             where = self.ctx.cache.quarantine(pointer.oid)
             print(f"error: git-mlv: {path}: object {pointer.oid} in the cache is corrupt; moved to {where}",
                   file=sys.stderr)
             self.writer.write_list(["status=error"])
         else:
+            if digest is not None:
+                seal(self.ctx.cache.path(pointer.oid))
             self.writer.write_flush()
         self.writer.flush()
 

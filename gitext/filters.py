@@ -6,7 +6,7 @@ import os
 import sys
 from typing import BinaryIO, Iterable, Iterator
 
-from gitext.cache import CHUNK, Cache, Ingest
+from gitext.cache import CHUNK, Cache, Ingest, seal
 from gitext.config import Config, load_config
 from gitext.errors import MlvError
 from gitext.git import Repo, TrackedEntry
@@ -142,12 +142,17 @@ class FilterContext:
         add_pending(self.repo, TrackedEntry(path, pointer, mode))
 
     def read_verified_small(self, pointer: Pointer) -> bytes | None:
-        """The whole object if it is intact, else None (and it is quarantined)."""
+        """The whole object if it is intact (sealed, or hashed now), else None
+        (and it is quarantined)."""
         import hashlib
 
+        sealed = self.cache.is_sealed(pointer)
         with self.cache.open(pointer.oid) as f:
             data = f.read()
+        if sealed and len(data) == pointer.size:
+            return data
         if len(data) == pointer.size and hashlib.md5(data).hexdigest() == pointer.oid:
+            seal(self.cache.path(pointer.oid))
             return data
         where = self.cache.quarantine(pointer.oid)
         print(f"warning: git-mlv: object {pointer.oid} in the cache was corrupt; moved to {where}",

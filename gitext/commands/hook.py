@@ -122,7 +122,9 @@ def post_checkout(repo: Repo) -> int:
     if not pending:
         return 0
     latest = {entry.path: entry for entry in pending}
-    done = materialise(repo, Cache(repo.cache_dir), list(latest.values()))
+    from gitext.config import load_config
+
+    done = materialise(repo, Cache(repo.cache_dir), list(latest.values()), linktype=load_config(repo).linktype())
     if done.written:
         print(f"git-mlv: wrote {len(done.written)} large file(s)", file=sys.stderr)
     for path, exc in done.failed.items():

@@ -129,7 +129,8 @@ def run_pull(args: argparse.Namespace) -> int:
     result = download(cache, store, [e.pointer for e in entries], jobs, progress=not args.quiet)
     if result.done:
         say(args, _summary(result, "fetched", store))
-    done = materialise(repo, cache, entries, jobs=max(2, min(jobs, os.cpu_count() or 2)))
+    done = materialise(repo, cache, entries, jobs=max(2, min(jobs, os.cpu_count() or 2)),
+                       linktype=config.linktype())
     if not done.written and not result.done and not result.failed and not done.missing:
         say(args, "already up to date")
     fetch_error = None
@@ -156,7 +157,7 @@ def run_checkout(args: argparse.Namespace) -> int:
             prefixes.append("" if rel == "." else rel.replace(os.sep, "/"))
         keep = lambda p: any(not pre or p == pre or p.startswith(pre + "/") for pre in prefixes)  # noqa: E731
     entries = worktree_entries(repo, keep)
-    done = materialise(repo, Cache(repo.cache_dir), entries)
+    done = materialise(repo, Cache(repo.cache_dir), entries, linktype=load_config(repo).linktype())
     if not done.written and not done.missing and not done.failed:
         say(args, "nothing to write: every tracked file is already in place")
     return _report_checkout(done, args.quiet)

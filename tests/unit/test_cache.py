@@ -1,0 +1,245 @@
+"""The local cache: <mlv>/cache/<md5[:2]>/<md5[2:]>, read-only, installed by rename."""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import stat
+from pathlib import Path
+from typing import BinaryIO
+
+import pytest
+
+from gitext.cache import CHUNK, Cache, Ingest, copy_hashing, md5_file, object_relpath
+from gitext.errors import CorruptObject, MlvError
+from gitext.pointer import Pointer
+
+OID = "3e173e183b81085ff2d2dc3f137020ba"
+SMALL = b"some small object\n" * 10
+BIG = os.urandom(4 * CHUNK + 12345)  # over Ingest's in-memory limit: spills to a temp file
+
+
+def md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+@pytest.fixture
+def mlv_dir(tmp_path: Path) -> Path:
+    return tmp_path / ".git" / "mlv"
+
+
+@pytest.fixture
+def cache(mlv_dir: Path) -> Cache:
+    return Cache(str(mlv_dir / "cache"))
+
+
+def objects(mlv_dir: Path) -> list[str]:
+    root = mlv_dir / "cache"
+    return sorted(p.parent.name + p.name for p in root.glob("*/*")) if root.exists() else []
+
+
+def all_files(mlv_dir: Path) -> list[str]:
+    return sorted(str(p.relative_to(mlv_dir)) for p in mlv_dir.rglob("*") if p.is_file())
+
+
+def temp_files(mlv_dir: Path) -> list[str]:
+    tmp = mlv_dir / "tmp"
+    return sorted(os.listdir(tmp)) if tmp.exists() else []
+
+
+# ------------------------------------------------------------------ object paths
+
+def test_object_relpath() -> None:
+    assert object_relpath(OID) == "3e/173e183b81085ff2d2dc3f137020ba"
+
+
+@pytest.mark.parametrize("bad", [
+    "../x",
+    "../" + OID[3:],
+    "3e/../../../../etc/passwd",
+    "/etc/passwd",
+    "/" + OID[1:],
+    OID.upper(),
+    OID[:2].upper() + OID[2:],
+    OID[:31],
+    OID[:8],
+    OID + "0",
+    "",
+    OID[:30] + "/.",
+    OID + "\n",
+    OID[:31] + "\0",
+])
+def test_object_relpath_refuses(bad: str, cache: Cache) -> None:
+    with pytest.raises(MlvError):
+        object_relpath(bad)
+    with pytest.raises(MlvError):
+        cache.path(bad)
+    with pytest.raises(MlvError):
+        cache.has(bad)
+
+
+def test_cache_path_layout(cache: Cache, mlv_dir: Path) -> None:
+    assert cache.path(OID) == str(mlv_dir / "cache" / "3e" / "173e183b81085ff2d2dc3f137020ba")
+    assert cache.tmp_dir == str(mlv_dir / "tmp")
+
+
+# ------------------------------------------------------------------ ingest
+
+@pytest.mark.parametrize("data", [SMALL, BIG, b"x"], ids=["small", "spilled", "one-byte"])
+def test_ingest_chunks_stores_under_md5_read_only(cache: Cache, mlv_dir: Path, data: bytes) -> None:
+    view = memoryview(data)
+    ptr = cache.ingest_chunks(view[i:i + 65516] for i in range(0, len(data), 65516))
+    assert ptr == Pointer(md5(data), len(data))
+    obj = mlv_dir / "cache" / md5(data)[:2] / md5(data)[2:]
+    assert obj.read_bytes() == data
+    assert stat.S_IMODE(obj.stat().st_mode) == 0o444
+    assert cache.has(md5(data))
+    assert cache.verify(md5(data))
+    assert temp_files(mlv_dir) == []
+    assert all_files(mlv_dir) == [f"cache/{md5(data)[:2]}/{md5(data)[2:]}"]
+
+
+@pytest.mark.parametrize("data", [SMALL, BIG], ids=["small", "spilled"])
+def test_ingest_of_present_object_leaves_one_copy(cache: Cache, mlv_dir: Path, data: bytes) -> None:
+    first = cache.ingest_chunks([data])
+    obj = Path(cache.path(first.oid))
+    inode = obj.stat().st_ino
+    second = cache.ingest_chunks([data[:100], data[100:]])
+    assert second == first
+    assert objects(mlv_dir) == [first.oid]
+    assert temp_files(mlv_dir) == []
+    assert all_files(mlv_dir) == [f"cache/{first.oid[:2]}/{first.oid[2:]}"]
+    assert obj.stat().st_ino == inode  # the existing object was not replaced
+    assert obj.read_bytes() == data
+
+
+def test_ingest_several_objects(cache: Cache, mlv_dir: Path) -> None:
+    datas = [b"a" * n for n in (1, 2, 3, 1000)]
+    ptrs = [cache.ingest_chunks([d]) for d in datas]
+    assert objects(mlv_dir) == sorted(md5(d) for d in datas)
+    assert [p.size for p in ptrs] == [1, 2, 3, 1000]
+
+
+def test_ingest_error_in_source_leaves_nothing(cache: Cache, mlv_dir: Path) -> None:
+    def source():  # type: ignore[no-untyped-def]
+        yield BIG  # enough to spill to a temp file
+        yield b"more"
+        raise OSError(5, "Input/output error")
+
+    with pytest.raises(OSError):
+        cache.ingest_chunks(source())
+    assert objects(mlv_dir) == []
+    assert temp_files(mlv_dir) == []
+
+
+def test_ingest_abort_removes_temp(cache: Cache, mlv_dir: Path) -> None:
+    ingest = Ingest(cache, memory_limit=10)
+    ingest.write(b"x" * 100)
+    assert len(temp_files(mlv_dir)) == 1
+    ingest.abort()
+    assert temp_files(mlv_dir) == []
+    assert objects(mlv_dir) == []
+
+
+def test_add_file(cache: Cache, tmp_path: Path, mlv_dir: Path) -> None:
+    src = tmp_path / "f.bin"
+    src.write_bytes(BIG)
+    assert cache.add_file(str(src)) == Pointer(md5(BIG), len(BIG))
+    assert Path(cache.path(md5(BIG))).read_bytes() == BIG
+    assert md5_file(str(src)) == (md5(BIG), len(BIG))
+
+
+def test_copy_hashing_limit() -> None:
+    dst = io.BytesIO()
+    assert copy_hashing(io.BytesIO(BIG), dst, limit=CHUNK + 5) == (md5(BIG[:CHUNK + 5]), CHUNK + 5)
+    assert dst.getvalue() == BIG[:CHUNK + 5]
+
+
+# ------------------------------------------------------------------ receive
+
+def writer_of(data: bytes, report: str | None = None):  # type: ignore[no-untyped-def]
+    def write(f: BinaryIO) -> str | None:
+        f.write(data)
+        return report
+    return write
+
+
+@pytest.mark.parametrize("report", [False, True], ids=["rehashed", "reported-md5"])
+def test_receive_good_bytes(cache: Cache, mlv_dir: Path, report: bool) -> None:
+    ptr = Pointer(md5(SMALL), len(SMALL))
+    cache.receive(ptr, "remote 's'", writer_of(SMALL, md5(SMALL) if report else None))
+    obj = Path(cache.path(ptr.oid))
+    assert obj.read_bytes() == SMALL
+    assert stat.S_IMODE(obj.stat().st_mode) == 0o444
+    assert temp_files(mlv_dir) == []
+
+
+@pytest.mark.parametrize("wrong,report", [
+    (SMALL.upper(), False),          # same size, other bytes
+    (SMALL.upper(), True),           # the store reports the md5 of what it sent
+    (SMALL[:-1], False),             # truncated
+    (SMALL + b"x", True),
+    (b"", False),
+], ids=["same-size", "same-size-reported", "truncated", "longer-reported", "empty"])
+def test_receive_wrong_bytes_raises_and_installs_nothing(cache: Cache, mlv_dir: Path, wrong: bytes,
+                                                         report: bool) -> None:
+    ptr = Pointer(md5(SMALL), len(SMALL))
+    with pytest.raises(CorruptObject) as info:
+        cache.receive(ptr, "remote 's'", writer_of(wrong, md5(wrong) if report else None))
+    assert info.value.expected == ptr.oid
+    assert info.value.got == md5(wrong)
+    assert "remote 's'" in info.value.message
+    assert not cache.has(ptr.oid)
+    assert objects(mlv_dir) == []
+    assert temp_files(mlv_dir) == []
+
+
+def test_receive_right_md5_wrong_size_reported(cache: Cache, mlv_dir: Path) -> None:
+    """A pointer whose size disagrees with its object is not satisfied by that object."""
+    ptr = Pointer(md5(SMALL), len(SMALL) + 1)
+    with pytest.raises(CorruptObject):
+        cache.receive(ptr, "remote 's'", writer_of(SMALL))
+    assert objects(mlv_dir) == []
+    assert temp_files(mlv_dir) == []
+
+
+def test_receive_writer_failure_leaves_nothing(cache: Cache, mlv_dir: Path) -> None:
+    def write(f: BinaryIO) -> str | None:
+        f.write(SMALL[:5])
+        raise MlvError("network went away")
+
+    with pytest.raises(MlvError, match="network went away"):
+        cache.receive(Pointer(md5(SMALL), len(SMALL)), "remote 's'", write)
+    assert objects(mlv_dir) == []
+    assert temp_files(mlv_dir) == []
+
+
+# ------------------------------------------------------------------ open, verify, quarantine
+
+def test_open_missing_object(cache: Cache) -> None:
+    with pytest.raises(MlvError, match="not in the local cache"):
+        cache.open(OID)
+
+
+def test_verify_detects_corruption(cache: Cache) -> None:
+    ptr = cache.ingest_chunks([SMALL])
+    assert cache.verify(ptr.oid)
+    path = Path(cache.path(ptr.oid))
+    os.chmod(path, 0o644)
+    path.write_bytes(SMALL.upper())
+    assert not cache.verify(ptr.oid)
+    assert not cache.verify(OID)  # missing
+
+
+def test_quarantine_moves_to_bad(cache: Cache, mlv_dir: Path) -> None:
+    ptr = cache.ingest_chunks([SMALL])
+    where = cache.quarantine(ptr.oid)
+    assert where == str(mlv_dir / "bad" / f"{ptr.oid}.{os.getpid()}")
+    assert Path(where).read_bytes() == SMALL  # kept, never deleted
+    assert not cache.has(ptr.oid)
+    assert not os.path.exists(cache.path(ptr.oid))
+    assert objects(mlv_dir) == []
+    assert os.listdir(mlv_dir / "bad") == [f"{ptr.oid}.{os.getpid()}"]
+    # a good copy can come back afterwards
+    cache.ingest_chunks([SMALL])
+    assert cache.verify(ptr.oid)
