@@ -7,7 +7,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 
-from gitext.errors import ConfigError
+from gitext.errors import ConfigError, UsageError
 from gitext.git import Repo, run_git
 
 MLVCONFIG = ".mlvconfig"
@@ -70,7 +70,7 @@ def split_key(key: str) -> tuple[str, str, str]:
 
 def validate_remote_name(name: str) -> str:
     if not REMOTE_NAME.fullmatch(name or ""):
-        raise ConfigError(f"invalid remote name '{name}'",
+        raise UsageError(f"invalid remote name '{name}'",
                           "use letters, digits, '.', '_' or '-' (at most 64), starting with a letter or digit")
     return name
 

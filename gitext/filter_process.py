@@ -229,6 +229,10 @@ class FilterProcess:
         future = self._downloads.get(pointer.oid)
         if future is None:
             if self._pool is None:
+                try:
+                    self.jobs = self.ctx.config.get_int("mlv.jobs", self.jobs)
+                except MlvError as exc:
+                    print(f"warning: git-mlv: {exc.message}; using {self.jobs} parallel downloads", file=sys.stderr)
                 self._pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="mlv-smudge")
             future = self._pool.submit(self.ctx.fetch, pointer)
             self._downloads[pointer.oid] = future

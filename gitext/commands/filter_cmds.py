@@ -39,8 +39,7 @@ def run_filter_process(args: argparse.Namespace) -> int:
     stdin = open(0, "rb", buffering=0, closefd=False)
     ctx = FilterContext(find_repo(), skip_smudge=args.skip)
     _heal_hooks(ctx)
-    jobs = int(os.environ.get("MLV_JOBS", "8") or 8)
-    serve_stdio(ctx, stdin, out, jobs)  # type: ignore[arg-type]
+    serve_stdio(ctx, stdin, out, 8)  # type: ignore[arg-type]
     out.flush()
     return 0
 

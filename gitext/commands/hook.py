@@ -56,7 +56,9 @@ def pre_push(repo: Repo, hook_args: list[str], stdin: bytes) -> int:
     except MlvError as exc:
         raise MlvError(f"push blocked: {len(pointers)} tracked object(s) to upload, but {exc.message}",
                        (exc.hint or "") + "; or push without data: git push --no-verify") from None
-    result = upload(Cache(repo.cache_dir), store, pointers.values(), config.get_int("mlv.jobs", store.default_jobs))
+    from gitext.commands.transfer_cmds import _jobs
+
+    result = upload(Cache(repo.cache_dir), store, pointers.values(), _jobs(config, store, None))
     if result.done:
         print(f"git-mlv: uploaded {len(result.done)} object(s) ({human_size(result.bytes_done)}) to '{store.name}'",
               file=sys.stderr)
@@ -98,7 +100,8 @@ def pre_commit(repo: Repo) -> int:
         oid, path = next(iter(missing.items()))
         raise MlvError(f"{path}: its object {oid} is in neither the local cache nor the remote, "
                        f"so committing it would lose the data ({len(missing)} file(s) like this)",
-                       f"re-add the file with 'git add -- {path}', or commit anyway with 'git commit --no-verify'")
+                       f"put the real file back and 'git add -- {path}' it, or unstage it with "
+                       f"'git restore --staged -- {path}' (or commit anyway: git commit --no-verify)")
     return 0
 
 
@@ -123,8 +126,14 @@ def post_checkout(repo: Repo) -> int:
         return 0
     latest = {entry.path: entry for entry in pending}
     from gitext.config import load_config
+    from gitext.git import refresh_index
 
-    done = materialise(repo, Cache(repo.cache_dir), list(latest.values()), linktype=load_config(repo).linktype())
+    done = materialise(repo, Cache(repo.cache_dir), list(latest.values()), refresh=False,
+                       linktype=load_config(repo).linktype())
+    # 'git restore --source=REV' writes the working tree only: a file whose index entry
+    # is another version must not be staged by our refresh.
+    index = {e.path: e.pointer for e in PointerReader(repo).index_entries()}
+    refresh_index(repo, [p for p in done.written if index.get(p) == latest[p].pointer])
     if done.written:
         print(f"git-mlv: wrote {len(done.written)} large file(s)", file=sys.stderr)
     for path, exc in done.failed.items():

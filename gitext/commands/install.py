@@ -54,15 +54,15 @@ def run_install(args: argparse.Namespace) -> int:
     current = _current(scope, repo)
     wanted = filter_settings(args.skip_smudge)
     changes = []
-    for key, value in wanted.items():
+    for key, value in wanted.items():  # refuse before writing anything
         have = current.get(key)
-        if have == value:
-            continue
-        if have and OURS not in have and key != "filter.mlv.required" and not args.force:
-            raise MlvError(f"{key} is already set to '{have}' in the {scope} config",
+        if have and have != value and OURS not in have and key != "filter.mlv.required" and not args.force:
+            raise MlvError(f"{key} is already set to '{have}' in the {scope} config (nothing was changed)",
                            "run 'git mlv install --force' to replace it with git-mlv's setting")
-        run_git(["config", f"--{scope}", key, value], cwd=cwd)
-        changes.append(f"set {key}")
+    for key, value in wanted.items():
+        if current.get(key) != value:
+            run_git(["config", f"--{scope}", key, value], cwd=cwd)
+            changes.append(f"set {key}")
     if repo is not None and not repo.is_bare:
         changes += install_hooks(repo.hooks_dir())
     where = f"{scope} git config"

@@ -84,6 +84,10 @@ def _modify(repo: Repo, args: argparse.Namespace) -> int:
     config = load_config(repo)
     if name not in config.remotes:
         raise ConfigError(f"no git mlv remote named '{name}'", f"add it first: git mlv remote add {name} URL")
+    shared = read_mlvconfig(os.path.join(repo.require_worktree(), MLVCONFIG))
+    if not args.local and key != "url" and f"remote.{name}.url" not in shared:
+        raise ConfigError(f"remote '{name}' is defined in .git/config only, so {MLVCONFIG} cannot hold its options",
+                          f"use --local: git mlv remote modify --local {name} {args.key} ...")
     writer = Writer(repo, args.local)
     if args.unset:
         writer.unset(f"remote.{name}.{git_key}")
@@ -131,10 +135,10 @@ def _remove(repo: Repo, args: argparse.Namespace) -> int:
 def _default(repo: Repo, args: argparse.Namespace) -> int:
     config = load_config(repo)
     if args.name is None:
-        if not config.default_remote:
-            print("no default remote; set one with: git mlv remote default NAME")
-            return 1
-        print(config.default_remote)
+        try:
+            print(config.remote().name)
+        except ConfigError as exc:
+            raise ConfigError(f"no default remote: {exc.message}", exc.hint) from None
         return 0
     name = validate_remote_name(args.name)
     if name not in config.remotes:

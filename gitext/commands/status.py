@@ -37,10 +37,15 @@ def run_status(args: argparse.Namespace) -> int:
     except MlvError as exc:
         print(f"Objects not yet pushed: unknown ({exc.message})")
     else:
-        present = store.exists(list(known)) if known else set()
+        note = ""
+        try:
+            store.check_readable()
+            present = store.exists(list(known)) if known else set()
+        except MlvError as exc:  # e.g. a local store that no push has created yet
+            note, present = f" ({exc.message})", set()
         missing = [known[oid] for oid in sorted(known) if oid not in present]
         if missing:
-            print(f"Objects not yet pushed to '{store.name}':")
+            print(f"Objects not yet pushed to '{store.name}'{note}:")
             for entry in sorted(missing, key=lambda e: e.path):
                 print(f"\t{entry.path} ({entry.pointer.oid[:8]}, {human_size(entry.pointer.size)})")
         else:

@@ -6,6 +6,7 @@ import os
 
 from gitext.errors import MlvError, UsageError
 from gitext.git import PointerReader, check_attr_filter, find_repo
+from gitext.pathmatch import compile_pattern
 
 ATTRS = "filter=mlv diff=mlv merge=mlv -text"
 PROTECTED = (".gitattributes", ".gitignore", ".mlvconfig", ".gitmodules")
@@ -60,10 +61,12 @@ def run_track(args: argparse.Namespace) -> int:
     for raw in args.patterns:
         if not raw.strip() or "\n" in raw or "\r" in raw:
             raise UsageError(f"invalid pattern {raw!r}", "give a gitattributes pattern such as 'data/*.csv'")
-        if raw.strip("/") in PROTECTED or raw in ("*", "**", "/*"):
-            raise UsageError(f"refusing to track '{raw}': it would match git's own files "
-                             "(.gitattributes, .mlvconfig)", "use a narrower pattern such as '*.pkl'")
-        pattern = escape_pattern(raw)
+        pattern = escape_pattern(rooted(raw, root))
+        matcher = compile_pattern(pattern.replace("[[:space:]]", " "))
+        hit = next((name for name in PROTECTED if matcher.fullmatch(name)), None)
+        if hit:
+            raise UsageError(f"refusing to track '{raw}': it matches {hit}, which git itself must read",
+                             "use a narrower pattern such as '*.pkl'")
         wanted = f"{pattern} {ATTRS}"
         index = next((i for i, line in enumerate(lines) if line.split()[:1] == [pattern]), None)
         if index is not None and lines[index] == wanted:
@@ -100,17 +103,28 @@ def _hint_renormalize(repo: object) -> None:
               f"hint:   git add --renormalize -- {' '.join(plain[:3])}{' ...' if len(plain) > 3 else ''}")
 
 
+def rooted(pattern: str, root: str) -> str:
+    """A pattern typed in a subdirectory applies there (as git-lfs does): 'raw/*.bin'
+    typed in data/ becomes 'data/raw/*.bin' in the root .gitattributes."""
+    rel = os.path.relpath(os.getcwd(), root)
+    if rel == "." or rel.startswith("..") or pattern.startswith("/"):
+        return pattern.lstrip("/") if pattern.startswith("/") and rel == "." else pattern
+    return rel.replace(os.sep, "/") + "/" + pattern.lstrip("/")
+
+
 def run_untrack(args: argparse.Namespace) -> int:
     repo = find_repo()
     root = repo.require_worktree()
     path = os.path.join(root, ".gitattributes")
     lines = _read(path)
+    for raw in args.patterns:  # check every pattern before changing anything
+        pattern = escape_pattern(rooted(raw, root))
+        if not any(line.split()[:1] == [pattern] and _is_ours(line) for line in lines):
+            raise MlvError(f"'{raw}' is not tracked (nothing was changed)",
+                           "see the tracked patterns with 'git mlv track'")
     for raw in args.patterns:
-        pattern = escape_pattern(raw)
-        keep = [line for line in lines if not (line.split()[:1] == [pattern] and _is_ours(line))]
-        if len(keep) == len(lines):
-            raise MlvError(f"'{raw}' is not tracked", "see the tracked patterns with 'git mlv track'")
-        lines = keep
+        pattern = escape_pattern(rooted(raw, root))
+        lines = [line for line in lines if not (line.split()[:1] == [pattern] and _is_ours(line))]
         print(f"untracking '{raw}'")
     _write(path, lines)
     print("hint: files already committed stay pointers in history; 'git add --renormalize .' "

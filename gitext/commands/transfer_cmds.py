@@ -7,6 +7,7 @@ import sys
 
 from gitext.cache import Cache
 from gitext.config import Config, load_config
+from gitext.errors import ConfigError
 from gitext.errors import MlvError, UsageError
 from gitext.git import PointerReader, Repo, TrackedEntry, all_refs, check_attr_filter, find_repo, head_exists
 from gitext.pathmatch import path_filter
@@ -19,9 +20,17 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def _split_remote(config: Config, args: list[str]) -> tuple[str | None, list[str]]:
+def _split_remote(repo: Repo, config: Config, args: list[str]) -> tuple[str | None, list[str]]:
+    """[REMOTE] REF...: the first word is a remote if one has that name. A git remote's
+    name (origin) is refused rather than silently read as the ref origin/HEAD."""
     if args and args[0] in config.remotes:
         return args[0], args[1:]
+    if args:
+        git_remotes = repo.git(["remote"], check=False).decode().split()
+        if args[0] in git_remotes:
+            raise UsageError(f"'{args[0]}' is a git remote, not a git mlv remote",
+                             f"git mlv remotes: {', '.join(sorted(config.remotes)) or 'none'} "
+                             f"(see 'git mlv remote list'); for the ref, write {args[0]}/BRANCH")
     return None, args
 
 
@@ -30,10 +39,18 @@ def _store(repo: Repo, config: Config, name: str | None) -> BlobStore:
 
 
 def _jobs(config: Config, store: BlobStore, requested: int | None) -> int:
+    """--jobs, else the remote's 'jobs' option, else mlv.jobs, else the store's default."""
     if requested is not None:
         if requested < 1:
             raise UsageError("--jobs must be at least 1")
         return requested
+    spec = config.remotes.get(store.name)
+    if spec is not None and spec.options.get("jobs"):
+        value = spec.options["jobs"]
+        if not value.isdigit() or int(value) < 1:
+            raise ConfigError(f"remote '{store.name}' has jobs = '{value}', not a number >= 1",
+                              f"git mlv remote modify {store.name} jobs 8")
+        return int(value)
     return config.get_int("mlv.jobs", store.default_jobs)
 
 
@@ -47,7 +64,7 @@ def _summary(result: TransferResult, verb: str, store: BlobStore) -> str:
 def run_push(args: argparse.Namespace) -> int:
     repo = find_repo()
     config = load_config(repo)
-    name, refs = _split_remote(config, args.args)
+    name, refs = _split_remote(repo, config, args.args)
     store = _store(repo, config, name)
     if args.all:
         refs = all_refs(repo)
@@ -77,8 +94,9 @@ def _fetch_pointers(repo: Repo, refs: list[str], everything: bool) -> list:
 def run_fetch(args: argparse.Namespace) -> int:
     repo = find_repo()
     config = load_config(repo)
-    name, refs = _split_remote(config, args.args)
+    name, refs = _split_remote(repo, config, args.args)
     store = _store(repo, config, name)
+    store.check_readable()
     pointers = _fetch_pointers(repo, refs, args.all)
     result = download(Cache(repo.cache_dir), store, pointers, _jobs(config, store, args.jobs),
                       progress=not args.quiet)
@@ -122,6 +140,7 @@ def run_pull(args: argparse.Namespace) -> int:
     repo.require_worktree()
     config = load_config(repo)
     store = _store(repo, config, args.remote)
+    store.check_readable()
     keep = path_filter(args.include, args.exclude) if (args.include or args.exclude) else None
     entries = worktree_entries(repo, keep)
     cache = Cache(repo.cache_dir)

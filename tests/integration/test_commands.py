@@ -28,7 +28,7 @@ def test_remote_add_modify_list_default_remove(repo: Path, tmp_path: Path) -> No
     assert out(mlv(repo, "remote", "default")).strip() == "backup"
     mlv(repo, "remote", "remove", "backup")
     assert "backup" not in out(mlv(repo, "remote", "list"))
-    assert out(mlv(repo, "remote", "default", check=False)).startswith("no default")
+    assert out(mlv(repo, "remote", "default")).strip() == "storage"  # the only remote is the default
 
 
 def test_secret_refused_in_mlvconfig_and_kept_local(repo: Path) -> None:
@@ -42,7 +42,7 @@ def test_secret_refused_in_mlvconfig_and_kept_local(repo: Path) -> None:
 
 
 @pytest.mark.parametrize("args,code", [
-    (["remote", "add", "bad name", "/x"], 1),
+    (["remote", "add", "bad name", "/x"], 2),
     (["remote", "add", "x", "ftp://host/x"], 2),
     (["remote", "add", "x", "s3://"], 2),
     (["remote", "modify", "storage", "colour", "red"], 2),
@@ -175,3 +175,62 @@ def test_version_and_help(repo: Path) -> None:
     for command in ("install", "track", "remote", "push", "fetch", "pull", "checkout", "status", "ls-files"):
         helped = mlv(repo, command, "-h")
         assert helped.returncode == 0 and f"usage: git mlv {command}" in out(helped)
+
+
+def test_restore_of_large_file_from_old_commit_is_not_staged(repo: Path) -> None:
+    git(repo, "config", "mlv.largefilesize", "1KiB")
+    commit_files(repo, {"m.bin": b"1" * 5000}, "v1")
+    commit_files(repo, {"m.bin": b"2" * 5000}, "v2")
+    done = git(repo, "restore", "--source=HEAD~1", "m.bin")
+    assert (repo / "m.bin").read_bytes() == b"1" * 5000, err(done)
+    assert out(git(repo, "status", "--porcelain")) == " M m.bin\n"
+
+
+def test_track_refuses_patterns_matching_gits_own_files(repo: Path) -> None:
+    for pattern in ("*.*", ".git*", "*attributes", ".mlvconfig"):
+        refused = mlv(repo, "track", pattern, check=False)
+        assert refused.returncode == 2, pattern
+    assert "*.*" not in (repo / ".gitattributes").read_text()
+
+
+def test_untrack_checks_every_pattern_before_writing(repo: Path) -> None:
+    before = (repo / ".gitattributes").read_text()
+    assert mlv(repo, "untrack", "*.bin", "nope/*", check=False).returncode == 1
+    assert (repo / ".gitattributes").read_text() == before
+
+
+def test_track_in_subdirectory_is_relative_to_it(repo: Path) -> None:
+    (repo / "data").mkdir(exist_ok=True)
+    mlv(repo / "data", "track", "raw/*.bin")
+    assert "data/raw/*.bin filter=mlv" in (repo / ".gitattributes").read_text()
+
+
+def test_fetch_with_git_remote_name_is_refused(repo: Path, tmp_path: Path) -> None:
+    git(repo, "remote", "add", "origin", str(tmp_path / "nowhere.git"))
+    done = mlv(repo, "fetch", "origin", check=False)
+    assert done.returncode == 2 and "not a git mlv remote" in err(done)
+
+
+def test_remote_jobs_option_is_used(repo: Path) -> None:
+    mlv(repo, "remote", "modify", "storage", "jobs", "x")
+    commit_files(repo, {"a.bin": b"a"})
+    done = mlv(repo, "push", check=False)
+    assert done.returncode == 1 and "jobs" in err(done)
+
+
+def test_install_refusal_writes_nothing(tmp_path: Path) -> None:
+    git(tmp_path, "init", "-q", "r")
+    r = tmp_path / "r"
+    git(r, "config", "merge.mlv.driver", "other-tool %A")
+    assert mlv(r, "install", check=False).returncode == 1
+    assert "filter.mlv" not in out(git(r, "config", "--local", "--list"))
+
+
+def test_bad_mlv_jobs_does_not_break_checkout(repo: Path, tmp_path: Path) -> None:
+    commit_files(repo, {"a.bin": b"a" * 100})
+    mlv(repo, "push")
+    shutil.rmtree(repo / ".git/mlv/cache")
+    (repo / "a.bin").unlink()
+    done = git(repo, "checkout", "--", "a.bin", env={"MLV_JOBS": "abc"})
+    assert (repo / "a.bin").read_bytes() == b"a" * 100
+    assert "Traceback" not in err(done)

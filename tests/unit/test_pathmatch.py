@@ -115,3 +115,13 @@ def test_exclude_only() -> None:
 def test_exclude_wins_over_include() -> None:
     assert kept(["*.csv"], ["data/sub/"]) == ["data/a.csv", "x/data/c.csv"]
     assert kept(["*.bin"], ["**/x.bin"]) == ["a.bin"]
+
+
+def test_negation_last_match_wins() -> None:
+    keep = path_filter(["data/**", "!data/tmp/**"], [])
+    assert keep("data/a.csv") and not keep("data/tmp/x.csv")
+
+
+def test_trailing_slash_matches_directories_only() -> None:
+    keep = path_filter(["models/"], [])
+    assert keep("models/a.pt") and not keep("models")
