@@ -151,6 +151,54 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ref", nargs="?", metavar="REF")
     p.add_argument("-l", "--long", action="store_true", help="full md5 and size")
 
+    p = _cmd(sub, "diff", "versions:run_diff", "tracked artifacts added / modified / deleted / renamed",
+             "Compare the tracked artifacts of two commits (default: HEAD vs the working tree),\n"
+             "with sizes and short md5s. Reads git objects only; nothing is checked out.")
+    p.add_argument("rev1", nargs="?", metavar="REV1")
+    p.add_argument("rev2", nargs="?", metavar="REV2")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = _cmd(sub, "log", "versions:run_log", "every version of one artifact",
+             "List every commit that changed PATH's tracked content: commit, date, author,\n"
+             "subject, md5, size. Reads git objects only.")
+    p.add_argument("path", metavar="PATH")
+    p.add_argument("rev", nargs="?", metavar="REV", help="start from this commit (default HEAD)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    for kind, what in (("params", "parameters (YAML / JSON / TOML), old -> new"),
+                       ("metrics", "numeric metrics with absolute and relative change")):
+        p = _cmd(sub, kind, f"params_metrics:run_{kind}", f"compare {what}")
+        ksub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+        d = ksub.add_parser("diff", help=f"compare {kind} between two commits (default HEAD vs working tree)",
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+        d.add_argument("rev1", nargs="?", metavar="REV1")
+        d.add_argument("rev2", nargs="?", metavar="REV2")
+        d.add_argument("--all", action="store_true", help="also show unchanged keys")
+        fmt = d.add_mutually_exclusive_group()
+        fmt.add_argument("--json", action="store_true", help="JSON for scripts")
+        fmt.add_argument("--md", action="store_true", help="a Markdown table (for a pull-request comment)")
+        d.add_argument("--targets", nargs="+", metavar="FILE", help=f"files to compare instead of the configured {kind} files")
+
+    p = _cmd(sub, "import-dvc", "import_dvc:run_import_dvc", "convert a DVC project in place",
+             "Turn every .dvc-tracked file (and every file of a tracked directory) into an\n"
+             "mlv-tracked file, remove the .dvc files and DVC's .gitignore entries, add track\n"
+             "patterns, and turn DVC's remotes into mlv remotes. Objects DVC 2.x named by the md5\n"
+             "of LF-normalised text are re-hashed and stored under their raw md5.")
+    p.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
+    p.add_argument("--no-push", action="store_true", help="do not upload re-hashed objects to the remote")
+
+    p = _cmd(sub, "fsck", "maintenance:run_fsck", "verify every object's md5 (cache, or a remote)",
+             "Re-hash every object in the local cache (or in REMOTE with --remote); corrupt ones\n"
+             "are reported and moved to quarantine, never deleted.")
+    p.add_argument("--remote", metavar="REMOTE", nargs="?", const="", help="check this remote (default remote if no name)")
+    _jobs(p)
+
+    p = _cmd(sub, "prune", "maintenance:run_prune", "drop cached objects no ref needs and the remote holds",
+             "Delete cached objects that no local branch, tag, HEAD, index or recent reflog entry\n"
+             "references and that the default remote verifiably holds. Never the only copy.")
+    p.add_argument("--dry-run", action="store_true", help="list what would be deleted")
+    p.add_argument("--recent", type=int, default=14, metavar="DAYS", help="keep objects of reflog entries this recent (default 14)")
+
     p = _cmd(sub, "version", "misc:run_version", "print the version")
     p = _cmd(sub, "demo", "demo:run_demo", "run the quick-start workflow in a temp dir, step by step")
     p.add_argument("--keep", action="store_true", help="keep the temp dir and print its path")

@@ -262,3 +262,309 @@ def diff_names(repo: Repo, args: list[str]) -> list[tuple[str, str]]:
     for i in range(0, len(out) - 1, 2):
         pairs.append((out[i].decode()[:1], out[i + 1].decode("utf-8", "surrogateescape")))
     return pairs
+
+
+# ---------------------------------------------------------------- versions: trees, index, history
+# (used by commands/versions.py, commands/params_metrics.py and api.py)
+
+@dataclass(frozen=True)
+class BlobRef:
+    """A regular file in a tree or the index: its git blob id (hex) and mode."""
+
+    git_oid: str
+    mode: int
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    git_oid: str
+    author: str
+    email: str
+    time: int        # seconds since the epoch
+    offset: int      # author's UTC offset, minutes
+    subject: str
+
+    @property
+    def short(self) -> str:
+        return self.git_oid[:8]
+
+
+@dataclass(frozen=True)
+class PathChange:
+    """One path that differs between two snapshots; None for the side where it is
+    absent (or not a regular file)."""
+
+    path: str
+    old: BlobRef | None
+    new: BlobRef | None
+
+
+def _blob_ref(oid: object, mode: int) -> BlobRef | None:
+    if mode not in FILE_MODES or str(oid) == ZERO_OID:
+        return None
+    return BlobRef(str(oid), mode)
+
+
+def blob_at(repo: Repo, commit: pygit2.Commit, path: str) -> BlobRef | None:
+    """The regular file at ``path`` in ``commit``'s tree, or None (absent, a directory,
+    a symlink or a submodule)."""
+    try:
+        entry = commit.tree[path]
+    except (KeyError, ValueError):
+        return None
+    if entry.type_str != "blob":
+        return None
+    return _blob_ref(entry.id, entry.filemode)
+
+
+def is_tree_at(repo: Repo, commit: pygit2.Commit, path: str) -> bool:
+    try:
+        return commit.tree[path].type_str == "tree"
+    except (KeyError, ValueError):
+        return False
+
+
+def index_blob(repo: Repo, path: str) -> BlobRef | None:
+    """The staged (stage 0) regular file at ``path``, or None."""
+    index = repo.pygit2.index
+    index.read(False)
+    try:
+        entry = index[path]
+    except (KeyError, ValueError):
+        return None
+    return _blob_ref(entry.id, entry.mode)
+
+
+def read_blob(repo: Repo, git_oid: str) -> bytes:
+    return repo.pygit2[git_oid].data  # type: ignore[attr-defined,no-any-return]
+
+
+def blob_size(repo: Repo, git_oid: str) -> int:
+    return int(repo.pygit2.odb.read_header(git_oid)[1])
+
+
+def read_pointer_at(reader: PointerReader, ref: BlobRef | None) -> Pointer | None:
+    """The pointer a blob holds, or None (absent blob or not a pointer)."""
+    if ref is None:
+        return None
+    import pygit2
+
+    return reader.read(pygit2.Oid(hex=ref.git_oid))
+
+
+def _changes_from_diff(diff: object) -> list[PathChange]:
+    changes = []
+    for delta in diff.deltas:  # type: ignore[attr-defined]
+        old = _blob_ref(delta.old_file.id, delta.old_file.mode)
+        new = _blob_ref(delta.new_file.id, delta.new_file.mode)
+        if old != new:
+            changes.append(PathChange(delta.new_file.path or delta.old_file.path, old, new))
+    return changes
+
+
+def _all_files(repo: Repo, tree: object, prefix: str = "") -> Iterator[tuple[str, BlobRef]]:
+    for entry in tree:  # type: ignore[attr-defined]
+        path = prefix + entry.name
+        if entry.type_str == "tree":
+            yield from _all_files(repo, repo.pygit2[entry.id], path + "/")
+        else:
+            ref = _blob_ref(entry.id, entry.filemode) if entry.type_str == "blob" else None
+            if ref is not None:
+                yield path, ref
+
+
+def tree_changes(repo: Repo, old: pygit2.Commit | None, new: pygit2.Commit | None) -> list[PathChange]:
+    """Paths whose regular-file blob differs between two commits (None = empty tree).
+    Identical subtrees are skipped by libgit2, so this is cheap for big trees."""
+    if old is not None and new is not None:
+        return _changes_from_diff(old.tree.diff_to_tree(new.tree))
+    if old is None and new is None:
+        return []
+    if new is None:
+        return [PathChange(p, ref, None) for p, ref in _all_files(repo, old.tree)]  # type: ignore[union-attr]
+    return [PathChange(p, None, ref) for p, ref in _all_files(repo, new.tree)]
+
+
+def index_changes(repo: Repo, old: pygit2.Commit | None) -> list[PathChange]:
+    """Paths whose staged blob differs from ``old``'s (None = no commit yet)."""
+    index = repo.pygit2.index
+    index.read(False)
+    if old is not None:
+        return _changes_from_diff(index.diff_to_tree(old.tree))
+    changes = []
+    for entry in index:
+        ref = _blob_ref(entry.id, entry.mode)
+        if ref is not None:
+            changes.append(PathChange(entry.path, None, ref))
+    return changes
+
+
+def conflicted_paths(repo: Repo) -> set[str]:
+    """Paths with unmerged entries in the index (a merge or rebase stopped on them)."""
+    index = repo.pygit2.index
+    index.read(False)
+    if index.conflicts is None:
+        return set()
+    return {next(e for e in sides if e is not None).path for sides in index.conflicts}
+
+
+def commit_info(commit: pygit2.Commit) -> CommitInfo:
+    author = commit.author
+    message = commit.message or ""
+    subject = message.strip().splitlines()[0] if message.strip() else ""
+    return CommitInfo(str(commit.id), author.name, author.email, int(author.time), int(author.offset), subject)
+
+
+def path_versions(repo: Repo, start: pygit2.Commit, path: str) -> Iterator[tuple[CommitInfo, BlobRef | None]]:
+    """Every commit reachable from ``start`` (through any parent), newest first, whose
+    blob at ``path`` differs from that of every parent: (commit, blob or None when the
+    path is gone). Each commit's tree is looked up by path once; nothing is checked out."""
+    import pygit2
+
+    pygit = repo.pygit2
+    at: dict[pygit2.Oid, BlobRef | None] = {}
+
+    def lookup(commit_id: pygit2.Oid) -> BlobRef | None:
+        if commit_id not in at:
+            at[commit_id] = blob_at(repo, pygit[commit_id], path)  # type: ignore[arg-type]
+        return at[commit_id]
+
+    order = pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.TIME
+    for commit in pygit.walk(start.id, order):
+        current = lookup(commit.id)
+        parents = commit.parent_ids
+        if not parents:
+            changed = current is not None
+        else:
+            changed = all(lookup(pid) != current for pid in parents)
+        if changed:
+            yield commit_info(commit), current
+        at.pop(commit.id, None)  # children are walked before parents: never needed again
+
+
+# ---------------------------------------------------------------- what local state needs (prune)
+
+def worktree_git_dirs(repo: Repo) -> list[str]:
+    """The main git dir and the git dir of every linked worktree, including one
+    whose directory has gone (its HEAD, index and reflog still count)."""
+    dirs = [repo.common_dir]
+    base = os.path.join(repo.common_dir, "worktrees")
+    try:
+        names = sorted(os.listdir(base))
+    except OSError:
+        names = []
+    return dirs + [os.path.join(base, n) for n in names if os.path.isfile(os.path.join(base, n, "HEAD"))]
+
+
+def snapshot_commits(repo: Repo, since: float) -> set[str]:
+    """Commits whose trees local state needs: every local ref (all but refs/remotes/),
+    the HEAD of every worktree, every stash entry with its index and untracked parents,
+    and every commit a ref or a HEAD was set to since ``since`` (unix time, reflogs)."""
+    import pygit2
+
+    commits: set[str] = set()
+    zero = pygit2.Oid(hex=ZERO_OID)
+
+    def add_log(ref: "pygit2.Reference", everything: bool) -> None:
+        try:
+            entries = list(ref.log())
+        except (KeyError, ValueError, pygit2.GitError):
+            return
+        for entry in entries:
+            if (everything or entry.committer.time >= since) and entry.oid_new != zero:
+                commits.add(str(entry.oid_new))
+
+    for git_dir in worktree_git_dirs(repo):
+        try:
+            pygit = pygit2.Repository(git_dir)
+        except (KeyError, ValueError, pygit2.GitError):
+            continue
+        if not pygit.head_is_unborn:
+            try:
+                commits.add(str(pygit.head.target))
+            except (KeyError, ValueError, pygit2.GitError):
+                pass
+        try:
+            add_log(pygit.references["HEAD"], False)
+        except KeyError:
+            pass
+        if git_dir != repo.common_dir:
+            continue
+        for name in pygit.references:
+            if name.startswith("refs/remotes/"):
+                continue
+            try:
+                ref = pygit.references[name].resolve()
+                commits.add(str(ref.peel(pygit2.Commit).id))
+            except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
+                pass  # a ref to a non-commit (a tagged blob): nothing to keep
+            add_log(pygit.references[name], name == "refs/stash")
+    pygit = repo.pygit2
+    for stash in [c for c in commits]:  # a stash commit's parents hold its index and untracked files
+        try:
+            commit = pygit[stash]
+        except (KeyError, ValueError):
+            continue
+        if len(commit.parents) > 1 and commit.message.startswith(("WIP on ", "On ")):
+            commits.update(str(p) for p in commit.parent_ids[1:])
+    return commits
+
+
+def index_paths(repo: Repo) -> list[str]:
+    """The index file of every worktree."""
+    return [os.path.join(d, "index") for d in worktree_git_dirs(repo) if os.path.isfile(os.path.join(d, "index"))]
+
+
+def snapshot_pointers(reader: PointerReader, commits: Iterable[str]) -> dict[str, Pointer]:
+    """Every pointer in the trees of ``commits`` (each distinct subtree read once)."""
+    pygit = reader.repo.pygit2
+    found: dict[str, Pointer] = {}
+    seen_trees: set[object] = set()
+
+    def walk(tree: object) -> None:
+        for entry in tree:  # type: ignore[attr-defined]
+            if entry.type_str == "tree":
+                if entry.id not in seen_trees:
+                    seen_trees.add(entry.id)
+                    walk(pygit[entry.id])
+            elif entry.type_str == "blob" and entry.filemode in FILE_MODES:
+                ptr = reader.read(entry.id)
+                if ptr is not None:
+                    found[ptr.oid] = ptr
+
+    for hex_id in commits:
+        try:
+            tree = pygit[hex_id].tree  # type: ignore[attr-defined]
+        except (KeyError, ValueError, AttributeError):
+            continue  # a reflog entry whose commit was garbage-collected
+        if tree.id not in seen_trees:
+            seen_trees.add(tree.id)
+            walk(tree)
+    return found
+
+
+def index_file_pointers(reader: PointerReader, path: str) -> dict[str, Pointer]:
+    """Every pointer staged in the index file ``path``, conflict stages included."""
+    import pygit2
+
+    try:
+        index = pygit2.Index(path)
+    except (OSError, ValueError, pygit2.GitError):
+        return {}
+    blobs = [e.id for e in index if e.mode in FILE_MODES]
+    if index.conflicts is not None:
+        for sides in index.conflicts:
+            blobs += [e.id for e in sides if e is not None and e.mode in FILE_MODES]
+    found = {}
+    for blob in blobs:
+        ptr = reader.read(blob)
+        if ptr is not None:
+            found[ptr.oid] = ptr
+    return found
+
+
+def modified_paths(repo: Repo) -> set[str]:
+    """Paths whose working-tree file git's index does not match (``git diff-files``:
+    a stat comparison, the filter runs only for racy entries)."""
+    out = repo.git(["diff-files", "--name-only", "-z"], check=False)
+    return {p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p}

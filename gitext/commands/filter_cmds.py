@@ -23,8 +23,12 @@ def _heal_hooks(ctx: FilterContext) -> None:
         return
     try:
         hooks_dir = repo.hooks_dir()
-        if hooks_missing(hooks_dir):
-            install_hooks(hooks_dir)
+        if not hooks_missing(hooks_dir):
+            return
+        scope = repo.git(["config", "--show-scope", "--get", "filter.mlv.process"], check=False).decode()
+        if not scope.startswith(("global", "system")):
+            return  # a --local install put its hooks in itself; do not fight other hook managers
+        install_hooks(hooks_dir)
     except (MlvError, OSError):
         pass  # never fail a checkout over hooks; 'git mlv install' reports it properly
 

@@ -39,9 +39,14 @@ def pre_push(repo: Repo, hook_args: list[str], stdin: bytes) -> int:
         include.append(parts[1])
         if parts[3] != ZERO_OID:
             exclude.append(parts[3])
+    to_ref, from_ref = os.environ.get("PRE_COMMIT_TO_REF"), os.environ.get("PRE_COMMIT_FROM_REF")
+    if not stdin.strip() and to_ref:  # run by the pre-commit framework, which passes refs this way
+        include.append(to_ref)
+        if from_ref and from_ref != ZERO_OID:
+            exclude.append(from_ref)
     if not include:
         return 0
-    remote = hook_args[0] if hook_args else ""
+    remote = hook_args[0] if hook_args else os.environ.get("PRE_COMMIT_REMOTE_NAME", "")
     if remote and "/" not in remote and ":" not in remote:
         exclude += remote_tracking_refs(repo, remote)
     pointers = PointerReader(repo).commits_pointers(include, exclude)

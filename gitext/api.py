@@ -1,0 +1,183 @@
+"""Read tracked artifacts as of any commit, from Python (notebooks, training scripts).
+
+The working tree is never touched: the bytes come from the local cache, and
+are downloaded from the default remote (``MLV_REMOTE`` if set) into the cache
+when missing. They are checked against their md5 before the first byte is
+returned. A path that is not a tracked artifact at that revision gives the
+plain git blob, so one call works for code, configs and data alike.
+
+Load the model as it was one commit ago, without checking anything out::
+
+    import pickle
+    from gitext import api
+
+    with api.open("models/model.pkl", rev="HEAD~1") as f:
+        model = pickle.load(f)
+
+    params = api.read("params.yaml", rev="v1.0").decode()
+
+``path`` is relative to the repository root (an absolute path inside the
+working tree also works). ``rev`` is anything git understands (a branch, tag,
+``HEAD~2``, a commit id); ``None`` means the version in the index, which is
+what is checked out unless you staged something else. ``repo`` is any
+directory inside the repository. Failures raise :class:`gitext.errors.MlvError`
+subclasses: :class:`ArtifactNotFound`, :class:`RevisionNotFound`,
+:class:`gitext.errors.ObjectMissing`, :class:`gitext.errors.CorruptObject`.
+"""
+from __future__ import annotations
+
+import io
+import os
+from typing import IO, TYPE_CHECKING
+
+from gitext.errors import CorruptObject, MlvError, ObjectMissing
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gitext.cache import Cache
+    from gitext.git import Repo
+    from gitext.pointer import Pointer
+
+__all__ = ["ArtifactNotFound", "RevisionNotFound", "open", "read"]
+
+_open = open  # the builtin, before this module's open() shadows it
+
+
+class ArtifactNotFound(MlvError):
+    """The path does not exist (as a file) at that revision."""
+
+
+class RevisionNotFound(MlvError):
+    """git does not know the revision."""
+
+
+def open(path: str, rev: str | None = None, repo: str = ".", mode: str = "rb") -> IO:
+    """A read-only file object with ``path``'s content as of ``rev``; use it in ``with``.
+
+    ``mode`` is "rb" (bytes) or "r" (text, UTF-8). A tracked artifact is streamed from
+    the local cache after its md5 was verified (fetched from the default remote first
+    if needed); any other file is the git blob itself, from memory."""
+    if mode not in ("rb", "r"):
+        raise ValueError(f"mode must be 'rb' or 'r', not {mode!r}")
+    binary = _open_binary(path, rev, repo)
+    if mode == "r":
+        return io.TextIOWrapper(binary, encoding="utf-8")  # type: ignore[arg-type]
+    return binary
+
+
+def read(path: str, rev: str | None = None, repo: str = ".") -> bytes:
+    """The whole content of ``path`` as of ``rev`` (see :func:`open`)."""
+    with open(path, rev=rev, repo=repo) as f:
+        return f.read()  # type: ignore[no-any-return]
+
+
+# ------------------------------------------------------------------ internals (also used by commands)
+
+def _open_binary(path: str, rev: str | None, repo_dir: str) -> IO[bytes]:
+    from gitext.git import find_repo
+
+    repo = find_repo(repo_dir)
+    rel = _repo_relative(repo, path)
+    data, where = blob_content(repo, rel, rev)
+    if data is None:
+        listing = "git ls-files" if rev is None and not repo.is_bare else f"git ls-tree -r --name-only {rev or 'HEAD'}"
+        raise ArtifactNotFound(f"'{rel}' does not exist {where}",
+                               f"paths are relative to the repository root; see '{listing}'")
+    from gitext.pointer import parse_pointer
+
+    pointer = parse_pointer(data)
+    if pointer is None:
+        return io.BytesIO(data)
+    return open_object(repo, pointer, rel)
+
+
+def _repo_relative(repo: Repo, path: str) -> str:
+    path = os.fspath(path)
+    if os.path.isabs(path):
+        if repo.root is None:
+            raise ArtifactNotFound(f"'{path}' is absolute, and this repository has no working tree",
+                                   "give the path relative to the repository root")
+        rel = os.path.relpath(os.path.realpath(path), os.path.realpath(repo.root))
+        if rel.startswith(".."):
+            raise ArtifactNotFound(f"'{path}' is outside the repository at {repo.root}")
+        path = rel
+    return os.path.normpath(path).replace(os.sep, "/").lstrip("/")
+
+
+def blob_content(repo: Repo, path: str, rev: str | None) -> tuple[bytes | None, str]:
+    """The git blob at ``path`` in ``rev`` (None: the index; HEAD in a bare repository),
+    or None when there is no such file; and words saying where it was looked up."""
+    from gitext.git import blob_at, index_blob, read_blob, resolve_commit
+
+    if rev is None and not repo.is_bare:
+        ref = index_blob(repo, path)
+        where = "in the index (the staged version; pass rev= for a commit)"
+    else:
+        rev = rev or "HEAD"
+        try:
+            commit = resolve_commit(repo, rev)
+        except MlvError as exc:
+            raise RevisionNotFound(exc.message, exc.hint) from None
+        ref = blob_at(repo, commit, path)
+        where = f"at {rev}"
+    return (None if ref is None else read_blob(repo, ref.git_oid)), where
+
+
+def open_object(repo: Repo, pointer: Pointer, path: str = "") -> IO[bytes]:
+    """The cached object opened for reading, its md5 verified first; fetched from the
+    default remote when missing, and once more when the cached copy is corrupt."""
+    from gitext.cache import Cache
+
+    cache = Cache(repo.cache_dir)
+    for attempt in range(2):
+        if not cache.has(pointer.oid):
+            _fetch(repo, cache, pointer, path)
+        f = _verified(cache, pointer)
+        if f is not None:
+            return f
+        cache.quarantine(pointer.oid)
+    raise CorruptObject(pointer.oid, "?", "the local cache",
+                        "the copy fetched again was damaged too; run 'git mlv fsck --remote'")
+
+
+def _verified(cache: Cache, pointer: Pointer) -> IO[bytes] | None:
+    """Open the object, hash it through that same file descriptor, rewind; None if bad."""
+    from gitext.cache import copy_hashing
+
+    try:
+        f = _open(cache.path(pointer.oid), "rb")
+    except FileNotFoundError:
+        return None
+    try:
+        md5, size = copy_hashing(f, None)
+    except BaseException:
+        f.close()
+        raise
+    if md5 != pointer.oid or size != pointer.size:
+        f.close()
+        return None
+    f.seek(0)
+    return f
+
+
+def _fetch(repo: Repo, cache: Cache, pointer: Pointer, path: str) -> None:
+    from gitext.config import load_config
+    from gitext.remotes import open_store
+
+    what = f"'{path}' ({pointer.oid})" if path else f"object {pointer.oid}"
+    try:
+        store = open_store(load_config(repo).remote(), repo.main_root)
+        store.check_readable()
+        cache.receive(pointer, f"remote '{store.name}'", lambda f: store.download(pointer.oid, f))
+    except ObjectMissing:
+        raise ObjectMissing(pointer.oid, f"the local cache and from remote '{store.name}'",
+                            f"{what}: run 'git mlv push' on the machine that has it") from None
+    except CorruptObject:
+        raise
+    except MlvError as exc:
+        raise ObjectMissing(pointer.oid, "the local cache",
+                            f"{what} could not be fetched: {exc.message}") from None
+
+
+def object_bytes(repo: Repo, pointer: Pointer, path: str = "") -> bytes:
+    with open_object(repo, pointer, path) as f:
+        return f.read()
