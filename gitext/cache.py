@@ -6,9 +6,11 @@ partial object. Objects are read-only (0444).
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import tempfile
+import threading
 from typing import BinaryIO, Callable, Iterable
 
 from gitext import faults
@@ -21,6 +23,8 @@ OBJECT_MODE = 0o444
 # it moves mtime to now, so a sealed object can be used without re-hashing it, and an
 # unsealed one is re-verified first. (Bit rot below the filesystem is fsck's job.)
 SEAL_MTIME_NS = 315532800 * 10**9
+
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS})
 
 WriteFn = Callable[[BinaryIO], "str | None"]
 
@@ -53,6 +57,15 @@ def copy_hashing(src: BinaryIO, dst: BinaryIO | None, limit: int | None = None) 
     return digest.hexdigest(), total
 
 
+def disk_error(exc: OSError, what: str) -> OSError | MlvError:
+    """A full disk, a file-size limit or a read-only file system as one clear error
+    ('cannot write WHAT: reason'); any other OSError unchanged."""
+    if exc.errno not in WRITE_ERRNOS:
+        return exc
+    return MlvError(f"cannot write {what}: {exc.strerror}",
+                    "free some space there (or raise the file-size limit), then run the command again")
+
+
 def md5_file(path: str) -> tuple[str, int]:
     with open(path, "rb", buffering=0) as f:
         return copy_hashing(f, None)  # type: ignore[arg-type]
@@ -79,14 +92,17 @@ class Ingest:
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self._digest.update(data)
         self.size += len(data)
-        if self._file is None:
-            self._memory += data
-            if len(self._memory) > self._limit:
-                self._file, self._tmp = self._cache.temp_file()
-                self._file.write(self._memory)
-                self._memory = bytearray()
-        else:
-            self._file.write(data)
+        try:
+            if self._file is None:
+                self._memory += data
+                if len(self._memory) > self._limit:
+                    self._file, self._tmp = self._cache.temp_file()
+                    self._file.write(self._memory)
+                    self._memory = bytearray()
+            else:
+                self._file.write(data)
+        except OSError as exc:
+            raise disk_error(exc, f"to the local cache ({self._cache.tmp_dir})") from None
         faults.after_bytes(len(data))
 
     def finish(self) -> Pointer:
@@ -103,10 +119,9 @@ class Ingest:
                     self._cache.install(self._tmp, oid)  # type: ignore[arg-type]
                 self._tmp = None
             elif not self._cache.has(oid):
-                f, tmp = self._cache.temp_file()
-                with f:
-                    f.write(self._memory)
-                self._cache.install(tmp, oid)
+                self._cache.write_small(oid, self._memory)
+        except OSError as exc:
+            raise disk_error(exc, f"to the local cache ({self._cache.tmp_dir})") from None
         finally:
             self.abort()
         return pointer
@@ -129,6 +144,7 @@ class Cache:
         self.root = root
         self.tmp_dir = os.path.join(os.path.dirname(root), "tmp")
         self._dirs: set[str] = set()
+        self._counter = 0
 
     def path(self, oid: str) -> str:
         return os.path.join(self.root, object_relpath(oid))
@@ -153,6 +169,46 @@ class Cache:
             raise MlvError(f"cannot write to the cache at {self.tmp_dir}: {exc.strerror}",
                            "check the permissions and free space of the .git directory") from None
         return os.fdopen(fd, "wb"), tmp
+
+    def write_small(self, oid: str, data: bytes | bytearray) -> None:
+        """Store bytes already hashed in memory: a temp file created read-only and
+        sealed through its descriptor, then renamed (fewest syscalls for the many
+        small files of a dataset)."""
+        self._counter += 1
+        tmp = os.path.join(self.tmp_dir, f"obj-{os.getpid()}-{threading.get_ident()}-{self._counter}")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+        try:
+            if self.tmp_dir not in self._dirs:
+                os.makedirs(self.tmp_dir, exist_ok=True)
+                self._dirs.add(self.tmp_dir)
+            try:
+                fd = os.open(tmp, flags, OBJECT_MODE)
+            except FileExistsError:
+                os.unlink(tmp)  # left by a killed process that had our pid: never a final object
+                fd = os.open(tmp, flags, OBJECT_MODE)
+        except OSError as exc:
+            raise MlvError(f"cannot write to the cache at {self.tmp_dir}: {exc.strerror}",
+                           "check the permissions and free space of the .git directory") from None
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.utime(fd, ns=(SEAL_MTIME_NS, SEAL_MTIME_NS))
+        except BaseException:
+            os.close(fd)
+            os.unlink(tmp)
+            raise
+        os.close(fd)
+        final = self.path(oid)
+        directory = os.path.dirname(final)
+        try:
+            if directory not in self._dirs:
+                os.makedirs(directory, exist_ok=True)
+                self._dirs.add(directory)
+            os.replace(tmp, final)
+        except BaseException:
+            os.unlink(tmp)
+            raise
 
     def install(self, tmp: str, oid: str) -> None:
         """Move a verified temp file to its final name, sealed."""
@@ -194,8 +250,11 @@ class Cache:
         """
         f, tmp = self.temp_file()
         try:
-            with f:
-                computed = write(f)
+            try:
+                with f:
+                    computed = write(f)
+            except OSError as exc:
+                raise disk_error(exc, f"object {pointer.oid} to the local cache ({self.tmp_dir})") from None
             if computed is None:
                 computed, size = md5_file(tmp)
             else:

@@ -15,7 +15,8 @@ SECRET_KEYS = frozenset({"access_key_id", "secret_access_key", "session_token"})
 # Remote options as users and DVC name them. git config names allow no '_', so each
 # is stored without underscores (access_key_id -> accesskeyid, as DVC's endpointurl).
 REMOTE_OPTIONS = ("url", "endpointurl", "region", "profile", "jobs", "layout", "multipart_threshold",
-                  "multipart_chunksize", "verify_ssl", "access_key_id", "secret_access_key", "session_token")
+                  "multipart_chunksize", "verify_ssl", "access_key_id", "secret_access_key", "session_token",
+                  "exists_check", "addressing_style")
 _FROM_GIT_KEY = {name.replace("_", ""): name for name in REMOTE_OPTIONS}
 
 

@@ -8,6 +8,7 @@ reused buffer, valid until the next read.
 """
 from __future__ import annotations
 
+import re
 from typing import BinaryIO, Iterator
 
 from gitext.errors import ProtocolError
@@ -15,7 +16,7 @@ from gitext.errors import ProtocolError
 MAX_PACKET = 65520
 MAX_DATA = MAX_PACKET - 4
 FLUSH = b"0000"
-_HEX = frozenset(b"0123456789abcdefABCDEF")
+_LENGTH = re.compile(rb"[0-9a-fA-F]{4}")  # exactly four hex digits: nothing int(x, 16) would also take
 
 
 class PktReader:
@@ -48,7 +49,7 @@ class PktReader:
         if got < 4:
             raise ProtocolError(f"truncated pkt-line header ({got} of 4 bytes)")
         raw = bytes(head)
-        if not all(c in _HEX for c in raw):
+        if _LENGTH.fullmatch(raw) is None:
             raise ProtocolError(f"bad pkt-line length {raw!r}")
         length = int(raw, 16)
         if length == 0:

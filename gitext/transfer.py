@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
+from gitext import faults
 from gitext.cache import Cache
 from gitext.errors import CorruptObject, MlvError
 from gitext.pointer import Pointer
@@ -83,6 +84,7 @@ def _run(jobs: int, work: list[Pointer], one: "Callable[[Pointer], None]", resul
             return
         with lock:
             result.done.append(pointer)
+        faults.after_object()
         progress.advance(pointer)
 
     try:

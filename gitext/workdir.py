@@ -21,9 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO, Iterable
 
+from gitext import faults
 from gitext.cache import CHUNK, Cache, copy_hashing, seal
 from gitext.errors import CorruptObject, MlvError
 from gitext.git import Repo, TrackedEntry, refresh_index
+from gitext.paths import unsafe_reason
 from gitext.pointer import Pointer
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -34,6 +36,7 @@ class KnownFiles:
     def __init__(self, repo: Repo) -> None:
         self._path = os.path.join(repo.mlv_dir, "known.sqlite")
         self._db: "sqlite3.Connection | None" = None
+        self._rows: dict[str, tuple[str, int, int | None, int | None]] | None = None
         self._lock = threading.Lock()
         self._pending: list[tuple[str, str, int, int | None, int | None]] = []
 
@@ -44,31 +47,42 @@ class KnownFiles:
             try:
                 os.makedirs(os.path.dirname(self._path), exist_ok=True)
                 db = sqlite3.connect(self._path, timeout=5, check_same_thread=False)
+                db.execute("PRAGMA synchronous=OFF")  # a hint store: losing it only costs speed
                 db.execute("CREATE TABLE IF NOT EXISTS known (path TEXT PRIMARY KEY, oid TEXT, "
                            "size INTEGER, ino INTEGER, mtime_ns INTEGER)")
             except (OSError, sqlite3.Error):
-                return None  # a hint store that cannot open only costs speed
+                return None
             self._db = db
         return self._db
+
+    def _load(self) -> dict[str, tuple[str, int, int | None, int | None]]:
+        """All hints, read once per process (one query instead of one per file)."""
+        if self._rows is None:
+            import sqlite3
+
+            rows: dict[str, tuple[str, int, int | None, int | None]] = {}
+            db = self._connect()
+            if db is not None:
+                try:
+                    for path, oid, size, ino, mtime in db.execute("SELECT * FROM known"):
+                        rows[path] = (oid, size, ino, mtime)
+                except sqlite3.Error:
+                    pass
+            self._rows = rows
+        return self._rows
 
     def candidate(self, path: str) -> Pointer | None:
         """The object probably at ``path`` now, judged by size (and inode and
         mtime when recorded); the caller must still verify the bytes."""
+        with self._lock:
+            row = self._load().get(path)
+        if row is None or row[1] <= 0:
+            return None
         try:
             st = os.lstat(path)
         except OSError:
             return None
-        import sqlite3
-
-        with self._lock:
-            db = self._connect()
-            if db is None:
-                return None
-            try:
-                row = db.execute("SELECT oid, size, ino, mtime_ns FROM known WHERE path = ?", (path,)).fetchone()
-            except sqlite3.Error:
-                return None
-        if row is None or row[1] != st.st_size or row[1] <= 0:
+        if row[1] != st.st_size:
             return None
         if row[2] is not None and (row[2], row[3]) != (st.st_ino, st.st_mtime_ns):
             return None
@@ -78,9 +92,13 @@ class KnownFiles:
             return None
 
     def note(self, path: str, pointer: Pointer, st: os.stat_result | None = None) -> None:
+        if not path.isascii() and any("\udc80" <= c <= "\udcff" for c in path):
+            return  # a name that is not UTF-8 (git allows any bytes) cannot be a sqlite key: no hint
+        row = (pointer.oid, pointer.size, st.st_ino if st else None, st.st_mtime_ns if st else None)
         with self._lock:
-            self._pending.append((path, pointer.oid, pointer.size,
-                                  st.st_ino if st else None, st.st_mtime_ns if st else None))
+            if self._rows is not None:
+                self._rows[path] = row
+            self._pending.append((path, *row))
             if len(self._pending) >= 2000:
                 self._flush_locked()
 
@@ -252,7 +270,9 @@ def materialise(repo: Repo, cache: Cache, entries: Iterable[TrackedEntry], jobs:
     todo = []
     for entry in entries:
         full = os.path.join(root, entry.path)
-        if not holds_pointer_or_missing(full, entry.pointer):
+        if (why := unsafe_reason(root, entry.path)) is not None:
+            result.failed[entry.path] = MlvError(f"not written: {why}")
+        elif not holds_pointer_or_missing(full, entry.pointer):
             result.kept.append(entry.path)
         elif not cache.has(entry.pointer.oid):
             result.missing.append(entry)
@@ -275,6 +295,7 @@ def materialise(repo: Repo, cache: Cache, entries: Iterable[TrackedEntry], jobs:
         known.note(entry.path, entry.pointer, st)
         with lock:
             result.written.append(entry.path)
+        faults.after_object()
 
     if jobs > 1 and len(todo) > 1:
         with ThreadPoolExecutor(max_workers=min(jobs, len(todo))) as pool:

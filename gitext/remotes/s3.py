@@ -5,7 +5,8 @@ for ``s3://`` URLs, so plain git commands never pay for boto3.
 
 Layout: ``s3://bucket/prefix`` keeps object ``oid`` at key
 ``prefix/<oid[:2]>/<oid[2:]>`` (no leading slash without a prefix), the DVC 2.x
-remote layout. Guarantees, as for the local store: an upload is verified
+remote layout, or at ``prefix/files/md5/<oid[:2]>/<oid[2:]>`` with option
+``layout dvc3`` (detected when unset). Guarantees, as for the local store: an upload is verified
 against its md5 before any byte is visible (S3 makes an object visible only
 when its PUT or multipart completion succeeds, and a failed multipart upload
 is aborted); downloads hash on the way (or the caller re-hashes) and never
@@ -27,9 +28,10 @@ import random
 import re
 import threading
 import time
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import BinaryIO, Callable, Collection, Iterator, TypeVar
-from urllib.parse import urlsplit
+from functools import partial
+from typing import BinaryIO, TypeVar
 
 import boto3
 import boto3.exceptions
@@ -54,7 +56,7 @@ MIN_MULTIPART_CHUNKSIZE = 5 * MiB  # S3's minimum part size (all parts but the l
 MULTIPART_CONCURRENCY = 8          # threads per large object
 CONNECT_TIMEOUT = 10               # seconds; botocore's default (60) hides a dead endpoint for minutes
 READ_TIMEOUT = 60
-BOTO_MAX_ATTEMPTS = 4              # per request, initial try included (AWS_MAX_ATTEMPTS overrides)
+BOTO_MAX_ATTEMPTS = 3              # per request, initial try included (AWS_MAX_ATTEMPTS overrides)
 BOTO_RETRY_MODE = "standard"       # AWS_RETRY_MODE overrides ('adaptive' adds client-side rate limiting)
 OWN_ATTEMPTS = 3                   # per object operation, around botocore's retries
 BACKOFF_BASE = 0.5                 # seconds, doubled per attempt, jittered
@@ -67,7 +69,15 @@ BACKOFF_MAX = 8.0
 # N // (LIST_WEIGHT * P) pages (so a huge remote is never listed to check a
 # few thousand objects); otherwise it sends one HEAD per object.
 LIST_WEIGHT = 2
+LIST_PAGE_SIZE = 1000                # keys per LIST request (S3's maximum)
 EXISTS_MODES = ("auto", "head", "list")
+
+# Layouts (option ``layout``): dvc2 keeps objects at <prefix>/xx/yyyy, dvc3 (what
+# DVC 3.x writes) at <prefix>/files/md5/xx/yyyy. Unset: detected once per store
+# from the top-level names under the prefix (one LIST), as the local store does.
+LAYOUTS = ("dvc2", "dvc3")
+DVC3_DIR = "files/md5/"
+_TWO_HEX = re.compile(r"[0-9a-f]{2}")
 
 NO_SUCH_BUCKET = {"NoSuchBucket"}
 ACCESS_DENIED = {"AccessDenied", "AllAccessDisabled", "AccountProblem", "Forbidden", "403"}
@@ -108,6 +118,11 @@ def parse_size(value: str | None, default: int, what: str) -> int:
     if not match or match.group(2).lower() not in _SIZE_UNITS:
         raise ConfigError(f"{what} must be a size such as 64MiB, not '{value}'", f"git mlv remote modify {what} 64MiB")
     return int(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
+
+
+def _option_key(name: str) -> str:
+    """'access_key_id', 'access-key-id' and 'accesskeyid' are one option."""
+    return name.lower().replace("_", "").replace("-", "")
 
 
 def _parse_jobs(value: str | None, what: str) -> int:
@@ -183,26 +198,39 @@ class S3Store:
         self.name = spec.name
         self.url = spec.url
         self.bucket, self.prefix = parse_s3_url(spec.url)
-        opts = {k.lower(): v for k, v in spec.options.items()}
+        # option names as users type them (access_key_id) or as git config stores them (accesskeyid)
+        opts = {_option_key(k): v for k, v in spec.options.items()}
         self.endpoint = opts.get("endpointurl") or None
         self.region = opts.get("region") or None
         self.profile = opts.get("profile") or None
         self.default_jobs = _parse_jobs(opts.get("jobs"), f"{self.name} jobs")
-        self.multipart_threshold = parse_size(opts.get("multipart_threshold"), DEFAULT_MULTIPART_THRESHOLD,
+        self.multipart_threshold = parse_size(opts.get("multipartthreshold"), DEFAULT_MULTIPART_THRESHOLD,
                                               f"{self.name} multipart_threshold")
-        self.multipart_chunksize = parse_size(opts.get("multipart_chunksize"), DEFAULT_MULTIPART_CHUNKSIZE,
+        self.multipart_chunksize = parse_size(opts.get("multipartchunksize"), DEFAULT_MULTIPART_CHUNKSIZE,
                                               f"{self.name} multipart_chunksize")
         if self.multipart_chunksize < MIN_MULTIPART_CHUNKSIZE:
             raise ConfigError(f"multipart_chunksize of remote '{self.name}' must be at least 5MiB (an S3 limit)",
                               f"git mlv remote modify {self.name} multipart_chunksize 16MiB")
-        self.verify = _parse_verify(opts.get("verify_ssl"))
-        self.exists_check = (opts.get("exists_check") or "auto").lower()
+        self.verify = _parse_verify(opts.get("verifyssl"))
+        self.exists_check = (opts.get("existscheck") or "auto").lower()
         if self.exists_check not in EXISTS_MODES:
             raise ConfigError(f"exists_check of remote '{self.name}' must be one of {', '.join(EXISTS_MODES)}",
-                              f"git config -f .mlvconfig remote.{self.name}.exists_check auto")
-        self.addressing_style = opts.get("addressing_style") or ("path" if self.endpoint else None)
-        self._keys = {k: opts[k] for k in SECRET_KEYS if opts.get(k)}
+                              f"git mlv remote modify {self.name} exists_check auto")
+        self.addressing_style = opts.get("addressingstyle") or ("path" if self.endpoint else None)
+        self.list_page_size = LIST_PAGE_SIZE
+        layout = (opts.get("layout") or "").strip().lower() or None
+        if layout is not None and layout not in LAYOUTS:
+            raise ConfigError(f"remote '{self.name}' has an unknown layout '{opts.get('layout')}'",
+                              f"git mlv remote modify {self.name} layout dvc2   (or dvc3, or --unset to detect it)")
+        self._layout = layout
+        self._keys = {k: opts[_option_key(k)] for k in SECRET_KEYS if opts.get(_option_key(k))}
+        if ("access_key_id" in self._keys) != ("secret_access_key" in self._keys):
+            have, lack = (("access_key_id", "secret_access_key") if "access_key_id" in self._keys
+                          else ("secret_access_key", "access_key_id"))
+            raise ConfigError(f"remote '{self.name}' has {have} but no {lack} in .git/config",
+                              f"set both, or neither: git mlv remote modify --local {self.name} {lack} VALUE")
         self._lock = threading.Lock()
+        self._layout_lock = threading.Lock()
         self._client: object | None = None
         self._transfer: TransferConfig | None = None
         self._bucket_checked = False
@@ -357,11 +385,41 @@ class S3Store:
 
     # ------------------------------------------------------------ keys
 
+    @property
+    def layout(self) -> str:
+        if self._layout is None:
+            with self._layout_lock:  # transfer threads must not all probe at once
+                if self._layout is None:
+                    self._layout = self._detect_layout()
+        return self._layout
+
+    @property
+    def objects_prefix(self) -> str:
+        """The key prefix under which the <xx>/<yyyy> objects live."""
+        return self.prefix + (DVC3_DIR if self.layout == "dvc3" else "")
+
+    def _detect_layout(self) -> str:
+        """dvc3 when files/md5/ holds something and no two-hex prefix sits beside
+        it (a remote only DVC 3.x wrote to); else dvc2 (also when empty or mixed)."""
+        client = self.client()
+        top = self._retry("looking at the remote's layout",
+                          partial(client.list_objects_v2, Bucket=self.bucket, Prefix=self.prefix, Delimiter="/",
+                                  MaxKeys=self.list_page_size), bucket_level=True)
+        names = {item["Prefix"][len(self.prefix):].rstrip("/") for item in top.get("CommonPrefixes", ())}
+        if "files" not in names or any(_TWO_HEX.fullmatch(name) for name in names):
+            return "dvc2"
+        inside = self._retry("looking at the remote's layout",
+                             partial(client.list_objects_v2, Bucket=self.bucket, Prefix=self.prefix + DVC3_DIR,
+                                     MaxKeys=1), bucket_level=True)
+        return "dvc3" if inside.get("Contents") else "dvc2"
+
     def key(self, oid: str) -> str:
-        return self.prefix + object_relpath(oid)
+        rel = object_relpath(oid)  # validates the oid before anything else
+        return self.objects_prefix + rel
 
     def _oid_of(self, key: str) -> str | None:
-        rel = key[len(self.prefix):] if key.startswith(self.prefix) else ""
+        base = self.objects_prefix
+        rel = key[len(base):] if key.startswith(base) else ""
         if len(rel) != 33 or rel[2] != "/":
             return None
         oid = rel[:2] + rel[3:]
@@ -440,11 +498,11 @@ class S3Store:
             if max_pages is not None and pages >= max_pages:
                 yield None
                 return
-            kwargs = {"Bucket": self.bucket, "Prefix": prefix, "MaxKeys": 1000}
+            kwargs: dict[str, object] = {"Bucket": self.bucket, "Prefix": prefix, "MaxKeys": self.list_page_size}
             if token:
                 kwargs["ContinuationToken"] = token
-            page = self._retry(f"listing {prefix or 'the bucket'}",
-                               lambda: client.list_objects_v2(**kwargs), bucket_level=True)
+            page = self._retry(f"listing {prefix or 'the bucket'}", partial(client.list_objects_v2, **kwargs),
+                               bucket_level=True)
             pages += 1
             yield [item["Key"] for item in page.get("Contents", ())]
             token = page.get("NextContinuationToken")
@@ -453,7 +511,7 @@ class S3Store:
 
     def _list_prefix(self, two_hex: str, max_pages: int | None) -> set[str] | None:
         found: set[str] = set()
-        for keys in self._list_keys(self.prefix + two_hex + "/", max_pages):
+        for keys in self._list_keys(self.objects_prefix + two_hex + "/", max_pages):
             if keys is None:
                 return None
             for key in keys:
@@ -464,7 +522,7 @@ class S3Store:
 
     def iter_oids(self) -> Iterator[str]:
         self.check_readable()
-        for keys in self._list_keys(self.prefix, None):
+        for keys in self._list_keys(self.objects_prefix, None):
             for key in keys or ():
                 oid = self._oid_of(key)
                 if oid is not None:
