@@ -6,7 +6,6 @@ import argparse
 import importlib
 import os
 import sys
-import traceback
 
 from gitext import __version__
 from gitext.errors import MlvError
@@ -220,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(name)
 
     p = _cmd(sub, "hook", "hook:run_hook", "run a git hook's git-mlv part (called by the hook shims)")
-    p.add_argument("name", choices=["pre-commit", "post-checkout", "post-merge", "pre-push"])
+    p.add_argument("name", choices=HOOK_NAMES)
     p.add_argument("--chain", metavar="HOOK", help="the shim's path; its NAME.mlv-legacy runs first")
     p.add_argument("hook_args", nargs=argparse.REMAINDER, metavar="ARG", help="the arguments git gave the hook")
     return parser
@@ -229,6 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _crash_log(exc: BaseException) -> str:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     path = os.path.join(base, "git-mlv", "crash.log")
+    import traceback
+
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "a", encoding="utf-8") as f:
@@ -239,11 +240,29 @@ def _crash_log(exc: BaseException) -> str:
     return path
 
 
+def _fast_args(argv: list[str]) -> argparse.Namespace | None:
+    """The commands git runs on every operation, parsed without building the
+    whole parser (tens of ms). Anything unusual goes through the full parser."""
+    if not argv:
+        return None
+    if argv[0] == "hook" and len(argv) >= 4 and argv[1] == "--chain" and argv[3] in HOOK_NAMES:
+        return argparse.Namespace(target="hook:run_hook", chain=argv[2], name=argv[3], hook_args=argv[4:])
+    if argv[0] == "filter-process" and set(argv[1:]) <= {"--skip"}:
+        return argparse.Namespace(target="filter_cmds:run_filter_process", skip=bool(argv[1:]))
+    return None
+
+
+HOOK_NAMES = ("pre-commit", "post-checkout", "post-merge", "pre-push")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = _fast_args(argv)
+    if args is None:
+        parser = build_parser()
+        args = parser.parse_args(argv)
     if not getattr(args, "target", None):
-        parser.print_help(sys.stderr)
+        build_parser().print_help(sys.stderr)
         return 2
     module_name, func_name = args.target.split(":")
     try:

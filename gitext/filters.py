@@ -12,7 +12,8 @@ from gitext.errors import MlvError
 from gitext.git import Repo, TrackedEntry
 from gitext.pointer import MAX_POINTER_SIZE, Pointer, parse_pointer
 from gitext.remotes import BlobStore, open_store
-from gitext.workdir import KnownFiles, add_pending
+from gitext.pending import add_pending
+from gitext.workdir import KnownFiles
 
 DEFAULT_LARGE = 64 * 1024 * 1024
 SMALL_VERIFY = 4 * 1024 * 1024

@@ -85,6 +85,40 @@ class Repo:
         return os.path.abspath(os.path.join(self.root or self.git_dir, out))
 
 
+def quick_git_dir() -> str | None:
+    """The git dir as git gives it to a hook (GIT_DIR, or ./.git as a directory or a
+    'gitdir:' file), without running git; None when that does not tell."""
+    env = os.environ.get("GIT_DIR")
+    if env:
+        return os.path.abspath(env)
+    if os.path.isdir(".git"):
+        return os.path.abspath(".git")
+    try:
+        with open(".git", encoding="utf-8") as f:
+            line = f.readline().strip()
+    except OSError:
+        return None
+    if line.startswith("gitdir: "):
+        return os.path.abspath(line[len("gitdir: "):])
+    return None
+
+
+def quick_repo() -> Repo:
+    """The repository a hook runs in (git starts hooks at the top of the working
+    tree), found without running git when the layout is the usual one."""
+    git_dir = quick_git_dir()
+    if git_dir is None or os.environ.get("GIT_WORK_TREE") or not os.path.isfile(os.path.join(git_dir, "HEAD")):
+        return find_repo()
+    common = git_dir
+    try:
+        with open(os.path.join(git_dir, "commondir"), encoding="utf-8") as f:
+            common = os.path.normpath(os.path.join(git_dir, f.read().strip()))
+    except OSError:
+        pass
+    bare = os.path.basename(git_dir) != ".git" and not os.path.isfile(".git")
+    return Repo(git_dir=git_dir, common_dir=common, root=None if bare else os.getcwd())
+
+
 def find_repo(cwd: str | None = None) -> Repo:
     cwd = os.path.abspath(cwd or os.getcwd())
     try:
@@ -225,6 +259,38 @@ def all_refs(repo: Repo) -> list[str]:
 def remote_tracking_refs(repo: Repo, remote: str) -> list[str]:
     out = repo.git(["for-each-ref", "--format=%(objectname)", f"refs/remotes/{remote}"])
     return sorted(set(out.decode().split()))
+
+
+def blob_sizes(repo: Repo, blob_ids: list[str]) -> dict[str, int]:
+    """Sizes of blobs by id, from one 'git cat-file --batch-check' (no pygit2 import)."""
+    if not blob_ids:
+        return {}
+    out = repo.git(["cat-file", "--batch-check=%(objectname) %(objectsize)"],
+                   input="".join(b + "\n" for b in blob_ids).encode()).decode().splitlines()
+    sizes = {}
+    for line in out:
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            sizes[parts[0]] = int(parts[1])
+    return sizes
+
+
+def read_small_blobs(repo: Repo, blob_ids: list[str]) -> dict[str, bytes]:
+    """Contents of (small) blobs by id, from one 'git cat-file --batch'."""
+    if not blob_ids:
+        return {}
+    out = repo.git(["cat-file", "--batch"], input="".join(b + "\n" for b in blob_ids).encode())
+    result, pos = {}, 0
+    while pos < len(out):
+        end = out.index(b"\n", pos)
+        header = out[pos:end].decode().split()
+        pos = end + 1
+        if len(header) != 3:
+            continue  # "<id> missing"
+        size = int(header[2])
+        result[header[0]] = out[pos:pos + size]
+        pos += size + 1
+    return result
 
 
 def check_attr_filter(repo: Repo, paths: list[str]) -> dict[str, str]:

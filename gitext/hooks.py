@@ -36,11 +36,22 @@ def mlv_executable() -> str:
     return shutil.which("git-mlv") or "git-mlv"
 
 
+def fast_command() -> tuple[str, str]:
+    """(python, launcher): how the filter and hooks start git-mlv without site's
+    .pth processing (see _launch.py)."""
+    return sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "_launch.py")
+
+
+def fast_command_line() -> str:
+    return " ".join(shlex.quote(part) for part in (fast_command()[0], "-S", fast_command()[1]))
+
+
 def shim_text(name: str) -> str:
     with open(os.path.join(shim_dir(), name), encoding="utf-8") as f:
         text = f.read()
-    exe = shlex.quote(mlv_executable())
-    return text.replace("GIT_MLV=${GIT_MLV:-git-mlv}", f"GIT_MLV=${{GIT_MLV:-{exe}}}", 1)
+    python, launcher = (shlex.quote(p) for p in fast_command())
+    fast = f'[ -x {python} ] && [ -f {launcher} ] && exec {python} -S {launcher} "$@"'
+    return text.replace("# @FAST-START@", fast, 1)
 
 
 def is_ours(path: str) -> bool:

@@ -128,42 +128,6 @@ class KnownFiles:
             self._db = None
 
 
-# ------------------------------------------------------------------ pending large files
-
-def pending_path(repo: Repo) -> str:
-    return os.path.join(repo.mlv_dir, "pending")
-
-
-def add_pending(repo: Repo, entry: TrackedEntry) -> None:
-    os.makedirs(repo.mlv_dir, exist_ok=True)
-    line = json.dumps({"path": entry.path, "oid": entry.pointer.oid, "size": entry.pointer.size,
-                       "mode": entry.mode}) + "\n"
-    with open(pending_path(repo), "a", encoding="utf-8") as f:
-        f.write(line)
-
-
-def take_pending(repo: Repo) -> list[TrackedEntry]:
-    """Atomically take (and clear) the pending list."""
-    src = pending_path(repo)
-    taken = f"{src}.{os.getpid()}"
-    try:
-        os.replace(src, taken)
-    except FileNotFoundError:
-        return []
-    entries = []
-    try:
-        with open(taken, encoding="utf-8") as f:
-            for line in f:
-                try:
-                    item = json.loads(line)
-                    entries.append(TrackedEntry(item["path"], Pointer(item["oid"], item["size"]), item["mode"]))
-                except (ValueError, KeyError, TypeError):
-                    continue  # a torn line from a killed filter: that file stays a pointer
-    finally:
-        os.unlink(taken)
-    return entries
-
-
 # ------------------------------------------------------------------ materialisation
 
 def _umask() -> int:

@@ -1,16 +1,16 @@
-"""git mlv hook NAME: the git-mlv part of each git hook (after any chained hook)."""
+"""git mlv hook NAME: the git-mlv part of each git hook (after any chained hook).
+
+Hooks run on every commit, checkout and push, so each imports only what it
+needs and exits before any of it when there is nothing to do."""
 from __future__ import annotations
 
 import argparse
 import os
 import sys
 
-from gitext.cache import Cache
 from gitext.errors import MlvError
-from gitext.git import ZERO_OID, PointerReader, Repo, diff_names, find_repo, head_exists, remote_tracking_refs
+from gitext.git import ZERO_OID, Repo, find_repo
 from gitext.hooks import run_legacy
-from gitext.transfer import human_size, report_failures, upload
-from gitext.workdir import materialise, take_pending
 
 BIG_UNTRACKED = 10 * 1024 * 1024
 
@@ -20,15 +20,16 @@ def run_hook(args: argparse.Namespace) -> int:
     legacy = run_legacy(args.chain, args.hook_args, stdin)
     if legacy != 0 and args.name.startswith("pre-"):
         return legacy  # the chained hook refused: so do we, before doing any work
-    repo = find_repo()
     if args.name == "pre-push":
-        return pre_push(repo, args.hook_args, stdin or b"")
+        return pre_push(args.hook_args, stdin or b"")
     if args.name == "pre-commit":
-        return pre_commit(repo)
-    return post_checkout(repo) or legacy
+        from gitext.git import quick_repo
+
+        return pre_commit(quick_repo())
+    return post_checkout() or legacy
 
 
-def pre_push(repo: Repo, hook_args: list[str], stdin: bytes) -> int:
+def pre_push(hook_args: list[str], stdin: bytes) -> int:
     if os.environ.get("MLV_SKIP_PUSH", "") not in ("", "0"):
         return 0
     include, exclude = [], []
@@ -46,14 +47,20 @@ def pre_push(repo: Repo, hook_args: list[str], stdin: bytes) -> int:
             exclude.append(from_ref)
     if not include:
         return 0
+    from gitext.git import PointerReader, remote_tracking_refs
+
+    repo = find_repo()
     remote = hook_args[0] if hook_args else os.environ.get("PRE_COMMIT_REMOTE_NAME", "")
     if remote and "/" not in remote and ":" not in remote:
         exclude += remote_tracking_refs(repo, remote)
     pointers = PointerReader(repo).commits_pointers(include, exclude)
     if not pointers:
         return 0
+    from gitext.cache import Cache
+    from gitext.commands.transfer_cmds import _jobs
     from gitext.config import load_config
     from gitext.remotes import open_store
+    from gitext.transfer import human_size, report_failures, upload
 
     config = load_config(repo)
     try:
@@ -61,8 +68,6 @@ def pre_push(repo: Repo, hook_args: list[str], stdin: bytes) -> int:
     except MlvError as exc:
         raise MlvError(f"push blocked: {len(pointers)} tracked object(s) to upload, but {exc.message}",
                        (exc.hint or "") + "; or push without data: git push --no-verify") from None
-    from gitext.commands.transfer_cmds import _jobs
-
     result = upload(Cache(repo.cache_dir), store, pointers.values(), _jobs(config, store, None))
     if result.done:
         print(f"git-mlv: uploaded {len(result.done)} object(s) ({human_size(result.bytes_done)}) to '{store.name}'",
@@ -71,34 +76,46 @@ def pre_push(repo: Repo, hook_args: list[str], stdin: bytes) -> int:
     return 0
 
 
+def _staged(repo: Repo) -> list[tuple[str, str, str]]:
+    """(status, new blob id, path) of staged additions and changes, from git plumbing."""
+    # without a commit argument, --cached compares with HEAD (the empty tree on an unborn branch)
+    args = ["diff", "--cached", "--raw", "-z", "--no-renames", "--no-abbrev", "--diff-filter=AMT"]
+    out = repo.git(args).split(b"\0")
+    staged = []
+    for i in range(0, len(out) - 1, 2):
+        meta = out[i].decode().split()  # :old_mode new_mode old_id new_id status
+        if len(meta) == 5 and meta[1] in ("100644", "100755"):
+            staged.append((meta[4], meta[3], out[i + 1].decode("utf-8", "surrogateescape")))
+    return staged
+
+
 def pre_commit(repo: Repo) -> int:
-    staged = [p for s, p in diff_names(repo, ["--cached", "HEAD"] if head_exists(repo) else ["--cached"])
-              if s in "AMT"]
+    staged = _staged(repo)
     if not staged:
         return 0
-    from gitext.git import check_attr_filter
+    from gitext.cache import Cache
+    from gitext.git import blob_sizes, check_attr_filter, read_small_blobs
+    from gitext.pointer import MAX_POINTER_SIZE, parse_pointer
+    from gitext.transfer import human_size
 
-    reader = PointerReader(repo)
-    index = repo.pygit2.index
+    sizes = blob_sizes(repo, [blob for _, blob, _ in staged])
+    small = read_small_blobs(repo, [b for _, b, _ in staged if 20 <= sizes.get(b, 0) <= MAX_POINTER_SIZE])
     cache = Cache(repo.cache_dir)
-    missing, big = {}, []
-    attrs = check_attr_filter(repo, staged)
-    for path in staged:
-        try:
-            entry = index[path]
-        except KeyError:
-            continue
-        pointer = reader.read(entry.id)
+    missing: dict[str, str] = {}
+    big = []
+    for _status, blob, path in staged:
+        pointer = parse_pointer(small[blob]) if blob in small else None
         if pointer is not None:
             if not cache.has(pointer.oid):
                 missing[pointer.oid] = path
-            continue
-        size = repo.pygit2.odb.read_header(entry.id)[1]
-        if size > BIG_UNTRACKED and attrs.get(path) != "mlv":
-            big.append((path, size))
-    for path, size in big:
-        print(f"warning: {path} is {human_size(size)} and not tracked by git mlv (it goes into git itself)\n"
-              f"hint: git mlv track '{path}' && git add --renormalize -- '{path}'", file=sys.stderr)
+        elif sizes.get(blob, 0) > BIG_UNTRACKED:
+            big.append((path, sizes[blob]))
+    if big:
+        attrs = check_attr_filter(repo, [path for path, _ in big])
+        for path, size in big:
+            if attrs.get(path) != "mlv":
+                print(f"warning: {path} is {human_size(size)} and not tracked by git mlv (it goes into git itself)\n"
+                      f"hint: git mlv track '{path}' && git add --renormalize -- '{path}'", file=sys.stderr)
     if missing:
         missing = _not_in_remote(repo, missing)
     if missing:
@@ -122,17 +139,26 @@ def _not_in_remote(repo: Repo, missing: dict[str, str]) -> dict[str, str]:
     return {oid: path for oid, path in missing.items() if oid not in present}
 
 
-def post_checkout(repo: Repo) -> int:
+def post_checkout() -> int:
     """Write the large files the filter left as pointer text (see filters.DEFAULT_LARGE)."""
+    from gitext.git import quick_git_dir
+    from gitext.pending import pending_path, take_pending
+
+    git_dir = quick_git_dir()
+    if git_dir is not None and not os.path.exists(pending_path(git_dir)):
+        return 0  # nothing deferred: the common case, decided without running git
+    repo = find_repo()
     if repo.is_bare:
         return 0
-    pending = take_pending(repo)
+    pending = take_pending(repo.git_dir)
     if not pending:
         return 0
-    latest = {entry.path: entry for entry in pending}
+    from gitext.cache import Cache
     from gitext.config import load_config
-    from gitext.git import refresh_index
+    from gitext.git import PointerReader, refresh_index
+    from gitext.workdir import materialise
 
+    latest = {entry.path: entry for entry in pending}
     done = materialise(repo, Cache(repo.cache_dir), list(latest.values()), refresh=False,
                        linktype=load_config(repo).linktype())
     # 'git restore --source=REV' writes the working tree only: a file whose index entry

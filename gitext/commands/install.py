@@ -7,13 +7,17 @@ import shlex
 from gitext.config import parse_config_list
 from gitext.errors import MlvError, NotARepository, UsageError
 from gitext.git import Repo, find_repo, run_git
-from gitext.hooks import install_hooks, mlv_executable, uninstall_hooks
+from gitext.hooks import fast_command_line, install_hooks, uninstall_hooks
 
-OURS = "git-mlv"
+MARKS = ("git-mlv", "gitext/_launch.py")
+
+
+def is_ours(value: str) -> bool:
+    return any(mark in value for mark in MARKS)
 
 
 def filter_settings(skip_smudge: bool) -> dict[str, str]:
-    exe = shlex.quote(mlv_executable())
+    exe = fast_command_line()
     skip = " --skip" if skip_smudge else ""
     return {
         "filter.mlv.process": f"{exe} filter-process{skip}",
@@ -56,7 +60,7 @@ def run_install(args: argparse.Namespace) -> int:
     changes = []
     for key, value in wanted.items():  # refuse before writing anything
         have = current.get(key)
-        if have and have != value and OURS not in have and key != "filter.mlv.required" and not args.force:
+        if have and have != value and not is_ours(have) and key != "filter.mlv.required" and not args.force:
             raise MlvError(f"{key} is already set to '{have}' in the {scope} config (nothing was changed)",
                            "run 'git mlv install --force' to replace it with git-mlv's setting")
     for key, value in wanted.items():
@@ -83,7 +87,7 @@ def run_uninstall(args: argparse.Namespace) -> int:
     changes = []
     for key in filter_settings(False):
         have = current.get(key)
-        if have is not None and (OURS in have or key in ("filter.mlv.required", "diff.mlv.binary")
+        if have is not None and (is_ours(have) or key in ("filter.mlv.required", "diff.mlv.binary")
                                  or key.startswith("merge.mlv.name")):
             run_git(["config", f"--{scope}", "--unset-all", key], cwd=cwd, check=False)
             changes.append(f"removed {key}")

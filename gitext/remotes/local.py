@@ -1,25 +1,43 @@
-"""A blob store in a local (or mounted) directory."""
+"""A blob store in a local (or mounted) directory, in layout dvc2
+(``<root>/xx/yyyy``) or dvc3 (``<root>/files/md5/xx/yyyy``)."""
 from __future__ import annotations
 
 import os
 import tempfile
 from typing import BinaryIO, Collection, Iterator
 
-from gitext.cache import OBJECT_MODE, copy_hashing, object_relpath
+from gitext.cache import OBJECT_MODE, copy_hashing
 from gitext.errors import CorruptObject, ObjectMissing, RemoteError
 from gitext.pointer import is_oid
+from gitext.remotes import DVC3_DIR, detect_layout, object_key
 
 
 class LocalStore:
     default_jobs = 8
 
-    def __init__(self, name: str, root: str, url: str | None = None) -> None:
+    def __init__(self, name: str, root: str, url: str | None = None, layout: str | None = None) -> None:
         self.name = name
         self.root = root
         self.url = url or root
+        self._layout = layout  # None: detected from the directory on first use
+
+    @property
+    def layout(self) -> str:
+        if self._layout is None:
+            try:
+                top = os.listdir(self.root)
+            except OSError:
+                top = []
+            dvc3 = os.path.join(self.root, DVC3_DIR)
+            self._layout = detect_layout(top, os.path.isdir(dvc3) and bool(os.listdir(dvc3)))
+        return self._layout
+
+    @property
+    def objects_root(self) -> str:
+        return os.path.join(self.root, DVC3_DIR) if self.layout == "dvc3" else self.root
 
     def _path(self, oid: str) -> str:
-        return os.path.join(self.root, object_relpath(oid))
+        return os.path.join(self.root, object_key(oid, self.layout))
 
     def check_readable(self) -> None:
         if not os.path.isdir(self.root):
@@ -67,16 +85,51 @@ class LocalStore:
         return md5
 
     def iter_oids(self) -> Iterator[str]:
+        base = self.objects_root
         try:
-            prefixes = sorted(os.listdir(self.root))
+            prefixes = sorted(os.listdir(base))
         except FileNotFoundError:
             return
         for prefix in prefixes:
             if len(prefix) != 2:
                 continue
-            directory = os.path.join(self.root, prefix)
+            directory = os.path.join(base, prefix)
             if not os.path.isdir(directory):
                 continue
             for rest in os.listdir(directory):
                 if is_oid(prefix + rest):
                     yield prefix + rest
+
+    # ---------------------------------------------------------------- fsck support
+
+    def path_of(self, oid: str) -> str:
+        """The file holding ``oid`` (fsck hashes it in place instead of copying it)."""
+        return self._path(oid)
+
+    def quarantine(self, oid: str) -> str:
+        """Move a corrupt object to ``<root>/bad/`` (never deleted: it may be the only
+        copy); the name is free again for a good copy. Returns where it went."""
+        bad_dir = os.path.join(self.root, "bad")
+        os.makedirs(bad_dir, exist_ok=True)
+        dest = os.path.join(bad_dir, f"{oid}.{os.getpid()}")
+        os.replace(self._path(oid), dest)
+        return dest
+
+    def temp_files(self) -> Iterator[tuple[str, float]]:
+        """(path, mtime) of every temp file an interrupted upload left behind."""
+        base = self.objects_root
+        try:
+            prefixes = sorted(os.listdir(base))
+        except OSError:
+            return
+        for prefix in prefixes:
+            directory = os.path.join(base, prefix)
+            if len(prefix) != 2 or not os.path.isdir(directory):
+                continue
+            for name in os.listdir(directory):
+                if name.startswith(".") and name.endswith(".tmp"):
+                    path = os.path.join(directory, name)
+                    try:
+                        yield path, os.lstat(path).st_mtime
+                    except OSError:
+                        continue

@@ -96,7 +96,7 @@ def test_install_refuses_foreign_filter_without_force(tmp_path: Path) -> None:
     assert refused.returncode == 1
     assert "--force" in err(refused) and "Traceback" not in err(refused)
     mlv(r, "install", "--force")
-    assert "git-mlv" in out(git(r, "config", "filter.mlv.clean"))
+    assert "gitext/_launch.py clean" in out(git(r, "config", "filter.mlv.clean"))
 
 
 def test_install_outside_repo_is_usage_error(tmp_path: Path) -> None:
