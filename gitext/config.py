@@ -31,6 +31,8 @@ def option_name(git_key: str) -> str:
     return _FROM_GIT_KEY.get(git_key, git_key)
 REMOTE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
+DEFAULT_LARGE_FILE_SIZE = 64 * 1024 * 1024
+
 _SIZE_UNITS = {"": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024**2, "mb": 1024**2,
                "mib": 1024**2, "g": 1024**3, "gb": 1024**3, "gib": 1024**3}
 
@@ -119,6 +121,10 @@ class Config:
         if value.lower() in ("0", "false", "no", "off"):
             return False
         raise ConfigError(f"{key} must be a boolean, not '{value}'", f"git config {key} true|false")
+
+    def large_file_size(self) -> int:
+        """Objects this large or larger never pass through git's memory (mlv.largefilesize)."""
+        return self.get_size("mlv.largefilesize", DEFAULT_LARGE_FILE_SIZE)
 
     def linktype(self) -> str:
         """How the working tree gets bytes from the cache: auto (reflink, else copy),

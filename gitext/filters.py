@@ -15,7 +15,6 @@ from gitext.remotes import BlobStore, open_store
 from gitext.pending import add_pending
 from gitext.workdir import KnownFiles
 
-DEFAULT_LARGE = 64 * 1024 * 1024
 SMALL_VERIFY = 4 * 1024 * 1024
 
 
@@ -40,7 +39,7 @@ class FilterContext:
         return self._config
 
     def large_threshold(self) -> int:
-        return self.config.get_size("mlv.largefilesize", DEFAULT_LARGE)
+        return self.config.large_file_size()
 
     def store(self) -> BlobStore:
         """The default remote, or the MlvError saying why there is none (remembered)."""

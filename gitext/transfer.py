@@ -15,6 +15,9 @@ from gitext.pointer import Pointer
 from gitext.remotes import BlobStore
 
 
+SMALL_OBJECT = 1024 * 1024  # read whole (one read, one hash, one write) rather than streamed
+
+
 @dataclass
 class TransferResult:
     done: list[Pointer] = field(default_factory=list)
@@ -93,13 +96,39 @@ def _run(jobs: int, work: list[Pointer], one: "Callable[[Pointer], None]", resul
         progress.close()
 
 
+def _batches(work: list[Pointer], count: int = 64, size: int = 4 * 1024 * 1024) -> list[list[Pointer]]:
+    """Large objects one per task; small ones grouped, so thousands of tiny
+    files do not pay the thread pool's per-task cost each."""
+    batches: list[list[Pointer]] = []
+    current: list[Pointer] = []
+    current_size = 0
+    for pointer in work:
+        if pointer.size >= size:
+            batches.append([pointer])
+            continue
+        current.append(pointer)
+        current_size += pointer.size
+        if len(current) >= count or current_size >= size:
+            batches.append(current)
+            current, current_size = [], 0
+    if current:
+        batches.append(current)
+    return batches
+
+
 def _run_all(jobs: int, work: list[Pointer], task: "Callable[[Pointer], None]") -> None:
     if jobs <= 1 or len(work) <= 1:
         for pointer in work:
             task(pointer)
         return
-    with ThreadPoolExecutor(max_workers=min(jobs, len(work)), thread_name_prefix="mlv-xfer") as pool:
-        for _ in pool.map(task, work):
+    batches = _batches(work)
+
+    def run_batch(batch: list[Pointer]) -> None:
+        for pointer in batch:
+            task(pointer)
+
+    with ThreadPoolExecutor(max_workers=min(jobs, len(batches)), thread_name_prefix="mlv-xfer") as pool:
+        for _ in pool.map(run_batch, batches):
             pass
 
 
@@ -143,8 +172,13 @@ def download(cache: Cache, store: BlobStore, pointers: Iterable[Pointer], jobs: 
         store.check_readable()
     where = f"remote '{store.name}'"
 
+    read_small = getattr(store, "read_small", None)
+
     def one(pointer: Pointer) -> None:
-        cache.receive(pointer, where, lambda f: store.download(pointer.oid, f))
+        if read_small is not None and pointer.size <= SMALL_OBJECT:
+            cache.receive_small(pointer, where, read_small(pointer.oid))
+        else:
+            cache.receive(pointer, where, lambda f: store.download(pointer.oid, f))
 
     _run(jobs, todo, one, result, Progress(f"downloading from '{store.name}'", todo, progress))
     return result

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, BinaryIO, Iterable
 from gitext import faults
 from gitext.cache import CHUNK, Cache, copy_hashing, seal
 from gitext.errors import CorruptObject, MlvError
-from gitext.git import Repo, TrackedEntry, refresh_index
+from gitext.git import Repo, TrackedEntry, refresh_index, run_git
 from gitext.paths import unsafe_reason
 from gitext.pointer import Pointer
 
@@ -222,10 +222,35 @@ def write_from_cache(cache: Cache, pointer: Pointer, full: str, mode: int,
             os.unlink(tmp)
 
 
+def checkout_through_git(repo: Repo, entries: list[TrackedEntry]) -> tuple[list[str], list[TrackedEntry]]:
+    """Let git write these files: 'git checkout-index -u' smudges each through the
+    filter (the objects are cached, so that is a stream from the cache) and records
+    its stat data in the index, so nothing has to be cleaned again afterwards.
+    Returns (written paths, entries git left as pointer text, e.g. no filter installed)."""
+    for entry in entries:  # git skips a file whose stat data still matches the index, even with -f
+        try:
+            os.utime(os.path.join(repo.root or "", entry.path), ns=(1, 1))  # it holds only pointer text
+        except FileNotFoundError:
+            pass
+    data = b"".join(e.path.encode("utf-8", "surrogateescape") + b"\0" for e in entries)
+    run_git(["checkout-index", "-u", "-f", "-q", "-z", "--stdin"], cwd=repo.root, input=data, check=False)
+    written, left = [], []
+    for entry in entries:
+        try:
+            size = os.lstat(os.path.join(repo.root or "", entry.path)).st_size
+        except OSError:
+            size = -1
+        (written.append(entry.path) if size == entry.pointer.size else left.append(entry))
+    return written, left
+
+
 def materialise(repo: Repo, cache: Cache, entries: Iterable[TrackedEntry], jobs: int = 4,
-                refresh: bool = True, linktype: str = "auto") -> Materialised:
+                refresh: bool = True, linktype: str = "auto", large: int | None = None) -> Materialised:
     """Write every entry whose file is missing or still holds its pointer text.
-    Files with other content are never touched. Then refresh git's index."""
+    Files with other content are never touched. Then refresh git's index.
+
+    With ``refresh`` and a ``large`` threshold, files below it are written by git
+    itself (see checkout_through_git); the rest are streamed from the cache here."""
     root = repo.require_worktree()
     umask = _umask()
     known = KnownFiles(repo)
@@ -242,6 +267,14 @@ def materialise(repo: Repo, cache: Cache, entries: Iterable[TrackedEntry], jobs:
             result.missing.append(entry)
         else:
             todo.append((entry, full))
+    if refresh and large is not None:
+        small = [entry for entry, _ in todo if entry.pointer.size < large]
+        if small:
+            written, left = checkout_through_git(repo, small)
+            result.written += written
+            done = set(written)
+            todo = [(e, f) for e, f in todo if e.path not in done]
+            faults.after_object()
 
     def one(item: tuple[TrackedEntry, str]) -> None:
         entry, full = item
@@ -268,6 +301,8 @@ def materialise(repo: Repo, cache: Cache, entries: Iterable[TrackedEntry], jobs:
         for item in todo:
             one(item)
     known.close()
-    if refresh and result.written:
-        refresh_index(repo, result.written)
+    todo_paths = {e.path for e, _ in todo}
+    streamed = [path for path in result.written if path in todo_paths]
+    if refresh and streamed:
+        refresh_index(repo, streamed)
     return result

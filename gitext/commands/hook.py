@@ -140,7 +140,7 @@ def _not_in_remote(repo: Repo, missing: dict[str, str]) -> dict[str, str]:
 
 
 def post_checkout() -> int:
-    """Write the large files the filter left as pointer text (see filters.DEFAULT_LARGE)."""
+    """Write the large files the filter left as pointer text (mlv.largefilesize)."""
     from gitext.git import quick_git_dir
     from gitext.pending import pending_path, take_pending
 

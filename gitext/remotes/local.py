@@ -84,6 +84,16 @@ class LocalStore:
             md5, _size = copy_hashing(f, dest)  # type: ignore[arg-type]
         return md5
 
+    def read_small(self, oid: str) -> bytes:
+        """A small object's bytes in one read (the caller verifies them)."""
+        try:
+            with open(self._path(oid), "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            raise ObjectMissing(oid, f"remote '{self.name}' ({self.root})") from None
+        except OSError as exc:
+            raise RemoteError(f"cannot read object {oid} from remote '{self.name}': {exc.strerror}") from None
+
     def iter_oids(self) -> Iterator[str]:
         base = self.objects_root
         try:
