@@ -199,10 +199,15 @@ class Cache:
             while view:
                 view = view[os.write(fd, view):]
             os.utime(fd, ns=(SEAL_MTIME_NS, SEAL_MTIME_NS))
+        except OSError as exc:
+            os.close(fd)
+            os.unlink(tmp)
+            raise disk_error(exc, f"to the local cache ({self.tmp_dir})") from None
         except BaseException:
             os.close(fd)
             os.unlink(tmp)
             raise
+        faults.after_bytes(len(data))
         os.close(fd)
         final = self.path(oid)
         directory = os.path.dirname(final)

@@ -566,10 +566,10 @@ def snapshot_commits(repo: Repo, since: float) -> set[str]:
                 pass  # a ref to a non-commit (a tagged blob): nothing to keep
             add_log(pygit.references[name], name == "refs/stash")
     pygit = repo.pygit2
-    for stash in [c for c in commits]:  # a stash commit's parents hold its index and untracked files
+    for stash in list(commits):  # a stash commit's parents hold its index and untracked files
         try:
-            commit = pygit[stash]
-        except (KeyError, ValueError):
+            commit = pygit[stash].peel(pygit2.Commit)
+        except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
             continue
         if len(commit.parents) > 1 and commit.message.startswith(("WIP on ", "On ")):
             commits.update(str(p) for p in commit.parent_ids[1:])

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 MAX_POINTER_SIZE = 200
+MAX_OBJECT_SIZE = 10**20 - 1  # 20 digits: the most the parser reads, so every Pointer round-trips
 EMPTY_MD5 = "d41d8cd98f00b204e9800998ecf8427e"
 
 _OID = re.compile(r"[0-9a-f]{32}")
@@ -33,8 +34,8 @@ class Pointer:
     def __post_init__(self) -> None:
         if not is_oid(self.oid):
             raise ValueError(f"not an md5 object id: {self.oid!r}")
-        if not isinstance(self.size, int) or self.size <= 0:
-            raise ValueError(f"pointer size must be a positive int, not {self.size!r}")
+        if not isinstance(self.size, int) or not 0 < self.size <= MAX_OBJECT_SIZE:
+            raise ValueError(f"pointer size must be an int from 1 to {MAX_OBJECT_SIZE}, not {self.size!r}")
 
     def encode(self) -> bytes:
         return b"mlv: 1\nmd5: %s\nsize: %d\n" % (self.oid.encode("ascii"), self.size)

@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import stat
+import subprocess
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -233,14 +234,24 @@ def checkout_through_git(repo: Repo, entries: list[TrackedEntry]) -> tuple[list[
         except FileNotFoundError:
             pass
     data = b"".join(e.path.encode("utf-8", "surrogateescape") + b"\0" for e in entries)
-    run_git(["checkout-index", "-u", "-f", "-q", "-z", "--stdin"], cwd=repo.root, input=data, check=False)
+    # stderr is the user's: the filter's warnings (a corrupt object, say) must reach them
+    subprocess.run(["git", "checkout-index", "-u", "-f", "-q", "-z", "--stdin"], cwd=repo.root, input=data,
+                   stdout=subprocess.DEVNULL)
     written, left = [], []
     for entry in entries:
+        full = os.path.join(repo.root or "", entry.path)
         try:
-            size = os.lstat(os.path.join(repo.root or "", entry.path)).st_size
+            size = os.lstat(full).st_size
         except OSError:
             size = -1
-        (written.append(entry.path) if size == entry.pointer.size else left.append(entry))
+        if size == entry.pointer.size:
+            written.append(entry.path)
+            continue
+        left.append(entry)
+        if size != -1 and not holds_pointer_or_missing(full, entry.pointer):
+            # it held pointer text or was missing before: anything else is git's partial write
+            # (disk full, size limit); remove it so no rerun mistakes it for a user's edit
+            os.unlink(full)
     return written, left
 
 

@@ -7,6 +7,7 @@ from gitext.cache import Cache
 from gitext.config import load_config
 from gitext.errors import MlvError
 from gitext.git import PointerReader, check_attr_filter, diff_names, find_repo, head_exists
+from gitext.paths import quote_path
 from gitext.remotes import open_store
 from gitext.transfer import human_size
 
@@ -47,7 +48,7 @@ def run_status(args: argparse.Namespace) -> int:
         if missing:
             print(f"Objects not yet pushed to '{store.name}'{note}:")
             for entry in sorted(missing, key=lambda e: e.path):
-                print(f"\t{entry.path} ({entry.pointer.oid[:8]}, {human_size(entry.pointer.size)})")
+                print(f"\t{quote_path(entry.path)} ({entry.pointer.oid[:8]}, {human_size(entry.pointer.size)})")
         else:
             print(f"Every object is pushed to '{store.name}'.")
     for title, items in (("Changes to be committed:", staged), ("Changes not staged for commit:", unstaged)):
@@ -57,7 +58,7 @@ def run_status(args: argparse.Namespace) -> int:
             continue
         print(title)
         for status, path in items:
-            print(f"\t{WORDS.get(status, status)}: {path}")
+            print(f"\t{WORDS.get(status, status)}: {quote_path(path)}")
     return 0
 
 
@@ -74,7 +75,7 @@ def run_ls_files(args: argparse.Namespace) -> int:
     for entry in sorted(entries, key=lambda e: e.path):
         mark = "*" if cache.has(entry.pointer.oid) else "-"
         if args.long:
-            print(f"{entry.pointer.oid} {mark} {entry.pointer.size:>12} {entry.path}")
+            print(f"{entry.pointer.oid} {mark} {entry.pointer.size:>12} {quote_path(entry.path)}")
         else:
-            print(f"{entry.pointer.oid[:10]} {mark} {entry.path}")
+            print(f"{entry.pointer.oid[:10]} {mark} {quote_path(entry.path)}")
     return 0

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import sys
 
-from gitext.cache import Cache
+from gitext.cache import Cache, md5_file
 from gitext.config import Config, load_config
 from gitext.errors import ConfigError
 from gitext.errors import MlvError, UsageError
-from gitext.git import PointerReader, Repo, TrackedEntry, all_refs, check_attr_filter, find_repo, head_exists
+from gitext.git import (PointerReader, Repo, TrackedEntry, all_refs, check_attr_filter, find_repo, head_exists,
+                        modified_paths, refresh_index)
 from gitext.pathmatch import path_filter
 from gitext.remotes import BlobStore, open_store
 from gitext.transfer import TransferResult, download, human_size, report_failures, upload
@@ -149,8 +151,10 @@ def run_pull(args: argparse.Namespace) -> int:
     if result.done:
         say(args, _summary(result, "fetched", store))
     done = materialise(repo, cache, entries, jobs=max(2, min(jobs, os.cpu_count() or 2)),
+                       large=config.large_file_size(),
                        linktype=config.linktype())
-    if not done.written and not result.done and not result.failed and not done.missing:
+    refresh_finished_writes(repo, entries, done)
+    if not done.written and not result.done and not result.failed and not done.missing and not done.failed:
         say(args, "already up to date")
     fetch_error = None
     try:
@@ -161,6 +165,29 @@ def run_pull(args: argparse.Namespace) -> int:
     if fetch_error is not None:
         raise fetch_error
     return code
+
+
+def refresh_finished_writes(repo: Repo, entries: list[TrackedEntry], done: Materialised) -> None:
+    """Record in the index the files an interrupted pull or checkout wrote but never
+    refreshed: git calls them modified (their size is the object's, the index still
+    has the pointer's), and they hold exactly their object's bytes."""
+    root = repo.require_worktree()
+    sizes = {e.path: e.pointer for e in entries}
+    same = [p for p in done.kept if _size(os.path.join(root, p)) == sizes[p].size]
+    if not same:
+        return
+    dirty = modified_paths(repo)
+    finished = [p for p in same if p in dirty and md5_file(os.path.join(root, p))[0] == sizes[p].oid]
+    refresh_index(repo, finished)
+
+
+def _size(path: str) -> int:
+    """The size of a regular file (not following a symlink), else -1."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return -1
+    return st.st_size if stat.S_ISREG(st.st_mode) else -1
 
 
 def run_checkout(args: argparse.Namespace) -> int:
@@ -176,7 +203,10 @@ def run_checkout(args: argparse.Namespace) -> int:
             prefixes.append("" if rel == "." else rel.replace(os.sep, "/"))
         keep = lambda p: any(not pre or p == pre or p.startswith(pre + "/") for pre in prefixes)  # noqa: E731
     entries = worktree_entries(repo, keep)
-    done = materialise(repo, Cache(repo.cache_dir), entries, linktype=load_config(repo).linktype())
+    config = load_config(repo)
+    done = materialise(repo, Cache(repo.cache_dir), entries, linktype=config.linktype(),
+                       large=config.large_file_size())
+    refresh_finished_writes(repo, entries, done)
     if not done.written and not done.missing and not done.failed:
         say(args, "nothing to write: every tracked file is already in place")
     return _report_checkout(done, args.quiet)

@@ -520,6 +520,25 @@ class S3Store:
                     found.add(oid)
         return found
 
+    def quarantine(self, oid: str) -> str:
+        """Move a corrupt object aside (for fsck): copy it to <prefix>bad/<oid>.<time>,
+        and delete the original only once the copy exists. Never the only copy lost."""
+        client = self.client()
+        src, dest = self.key(oid), f"{self.prefix}bad/{oid}.{int(time.time())}"
+        self._retry(f"quarantining object {oid}",
+                    lambda: client.copy({"Bucket": self.bucket, "Key": src}, self.bucket, dest))
+        self._retry(f"quarantining object {oid}", lambda: client.delete_object(Bucket=self.bucket, Key=src))
+        return f"s3://{self.bucket}/{dest}"
+
+    def temp_files(self) -> Iterator[tuple[str, float]]:
+        """Incomplete multipart uploads under the prefix: (name, start time), for fsck."""
+        client = self.client()
+        listing = self._retry("listing incomplete uploads",
+                              lambda: client.list_multipart_uploads(Bucket=self.bucket, Prefix=self.prefix))
+        for upload in listing.get("Uploads", ()):
+            yield (f"s3://{self.bucket}/{upload['Key']} (incomplete upload {upload['UploadId'][:12]})",
+                   upload["Initiated"].timestamp())
+
     def iter_oids(self) -> Iterator[str]:
         self.check_readable()
         for keys in self._list_keys(self.objects_prefix, None):

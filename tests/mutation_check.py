@@ -1,0 +1,177 @@
+"""Check that the reliability and security tests fail when the protection they
+test is removed: each mutation below breaks one protection in a scratch copy
+of the tree, runs the tests that guard it, and expects them to fail.
+
+    python tests/mutation_check.py            # all mutations (a few minutes)
+    python tests/mutation_check.py md5-check  # the ones whose name contains this
+
+The copy is imported instead of this checkout through PYTHONPATH (git-mlv's
+console script and every git child process inherit it); this checkout is never
+modified. Not part of the test suite: docs/reliability.md records the results.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+INT = "tests/integration/"
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    file: str
+    old: str
+    new: str
+    tests: tuple[str, ...]
+
+
+MUTATIONS = [
+    Mutation("md5-check-on-download", "gitext/cache.py",
+             "if computed != pointer.oid or size != pointer.size:", "if False:",
+             (INT + "test_corruption.py::test_corrupt_remote_object_never_reaches_pull_or_checkout",)),
+    Mutation("md5-check-on-small-download", "gitext/cache.py",
+             "if md5 != pointer.oid or len(data) != pointer.size:", "if False:",
+             (INT + "test_corruption.py::test_corrupt_remote_object_never_reaches_pull_or_checkout",)),
+    Mutation("verify-before-upload", "gitext/remotes/local.py",
+             "if md5 != oid or copied != size:", "if False:",
+             (INT + "test_corruption.py::test_corrupt_cached_object_is_never_uploaded",)),
+    Mutation("verify-before-working-tree", "gitext/workdir.py",
+             "        if md5 != pointer.oid or size != pointer.size:\n            where = cache.quarantine",
+             "        if False:\n            where = cache.quarantine",
+             (INT + "test_corruption.py::test_corrupt_cached_object_is_never_written_to_the_working_tree"
+                    "[streamed-by-git-mlv]",)),
+    Mutation("verify-before-smudge", "gitext/filters.py",
+             "if len(data) == pointer.size and hashlib.md5(data).hexdigest() == pointer.oid:", "if True:",
+             (INT + "test_corruption.py::test_corrupt_cached_object_is_never_smudged",)),
+    Mutation("temp-then-rename-in-remote", "gitext/remotes/local.py",
+             'fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{oid[2:]}.", suffix=".tmp")',
+             "tmp = final; fd = os.open(final, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)",
+             (INT + "test_faults.py::test_kill9_push",)),
+    Mutation("temp-then-rename-in-cache", "gitext/cache.py",
+             "        f, tmp = self.temp_file()\n        try:\n            try:\n                with f:\n"
+             "                    computed = write(f)",
+             "        os.makedirs(os.path.dirname(self.path(pointer.oid)), exist_ok=True)\n"
+             "        tmp = self.path(pointer.oid); f = open(tmp, 'wb')\n        try:\n            try:\n"
+             "                with f:\n                    computed = write(f)",
+             (INT + "test_faults.py::test_kill9_pull",)),
+    Mutation("temp-files-removed-on-failure", "gitext/cache.py",
+             "            if os.path.exists(tmp):\n                os.unlink(tmp)\n\n    def receive_small",
+             "            pass\n\n    def receive_small",
+             (INT + "test_disk_faults.py::test_file_size_limit_during_pull",)),
+    Mutation("refresh-after-interrupted-pull", "gitext/commands/transfer_cmds.py",
+             "    if not same:\n        return", "    if True:\n        return",
+             (INT + "test_faults.py::test_kill9_pull",)),
+    Mutation("clear-disk-errors", "gitext/cache.py",
+             "    if exc.errno not in WRITE_ERRNOS:\n        return exc", "    return exc",
+             (INT + "test_disk_faults.py::test_file_size_limit_during_pull",
+              INT + "test_disk_faults.py::test_file_size_limit_during_add")),
+    Mutation("s3-retries", "gitext/remotes/s3.py",
+             "OWN_ATTEMPTS = 3 ", "OWN_ATTEMPTS = 1 ",
+             (INT + "test_s3_faults.py::test_push_and_pull_complete_through_a_flaky_s3",),),
+    Mutation("never-write-through-symlinks", "gitext/paths.py",
+             "    for depth in range(1, len(parts)):\n        if os.path.islink",
+             "    for depth in range(0):\n        if os.path.islink",
+             (INT + "test_security.py::test_pull_never_writes_through_a_symlinked_directory",
+              INT + "test_security.py::test_crafted_pending_record_never_writes_outside_the_working_tree")),
+    Mutation("no-dot-dot-in-written-paths", "gitext/paths.py",
+             'if not rel or rel.startswith("/") or any(p in ("", ".", "..") for p in parts)', "if False",
+             (INT + "test_security.py::test_crafted_pending_record_never_writes_outside_the_working_tree",)),
+    Mutation("oid-validated-before-path", "gitext/cache.py",
+             "    if not is_oid(oid):\n        raise MlvError(f\"refusing", "    if False:\n        raise MlvError(f\"refusing",
+             ("tests/fuzz/test_fuzz_pointer.py::test_only_object_ids_become_store_paths",)),
+    Mutation("strict-pointer-parser", "gitext/pointer.py",
+             'rb"mlv: 1\\nmd5: ([0-9a-f]{32})\\nsize: ([1-9][0-9]{0,19})\\n"',
+             'rb"mlv: 1\\nmd5: ([0-9a-fA-F]{32})\\nsize: ([0-9]{1,20})\\n?"',
+             ("tests/fuzz/test_fuzz_pointer.py::test_parser_accepts_exactly_the_canonical_encodings",)),
+    Mutation("pointer-size-fits-parser", "gitext/pointer.py",
+             "not 0 < self.size <= MAX_OBJECT_SIZE", "not 0 < self.size",
+             ("tests/fuzz/test_fuzz_pointer.py::test_every_pointer_that_can_be_made_round_trips",)),
+    Mutation("pkt-length-is-four-hex-digits", "gitext/pktline.py",
+             "        if _LENGTH.fullmatch(raw) is None:", "        if False:",
+             ("tests/fuzz/test_fuzz_protocol.py::test_pkt_reader_ends_cleanly_on_any_bytes",)),
+    Mutation("pkt-length-limit", "gitext/pktline.py",
+             "        if length > MAX_PACKET:", "        if False:",
+             ("tests/fuzz/test_fuzz_protocol.py::test_every_length_near_the_limit",)),
+    Mutation("malformed-request-is-protocol-error", "gitext/filter_process.py",
+             "        key, sep, value = line.partition(\"=\")\n        if not sep:",
+             "        key, sep, value = line.partition(\"=\")\n        if not sep: {}[key]\n        if False:",
+             ("tests/fuzz/test_fuzz_protocol.py::test_filter_protocol_loop_survives_any_session",)),
+    Mutation("fsck-quarantines-not-deletes", "gitext/remotes/local.py",
+             "        os.replace(self._path(oid), dest)", "        os.unlink(self._path(oid))",
+             (INT + "test_maintenance.py::test_fsck_remote_never_deletes_the_only_copy",)),
+    Mutation("prune-needs-the-remote-copy", "gitext/commands/maintenance.py",
+             "    deletable = [oid for oid in candidates if oid in present]", "    deletable = candidates",
+             (INT + "test_maintenance.py::test_prune_keeps_what_the_remote_lacks",)),
+    Mutation("prune-keeps-reflog-stash-worktrees", "gitext/git.py",
+             "    for git_dir in worktree_git_dirs(repo):\n        try:\n            pygit = pygit2.Repository(git_dir)",
+             "    for git_dir in worktree_git_dirs(repo)[:0]:\n        try:\n            pygit = pygit2.Repository(git_dir)",
+             (INT + "test_maintenance.py::test_prune_keeps_recent_reflog_entries_branches_stash_and_worktrees",)),
+    Mutation("prune-keeps-pending-large-files", "gitext/commands/maintenance.py",
+             '        found.update(pending_pointers(os.path.join(git_dir, "mlv", "pending")))', "        pass",
+             (INT + "test_maintenance.py::test_prune_keeps_recent_reflog_entries_branches_stash_and_worktrees",)),
+    Mutation("symlinks-are-never-pointers", "gitext/commands/hook.py",
+             'if len(meta) == 5 and meta[1] in ("100644", "100755"):', "if len(meta) == 5:",
+             (INT + "test_security.py::test_working_tree_symlink_matching_a_pattern_is_stored_as_a_link",)),
+    Mutation("paths-quoted-in-listings", "gitext/paths.py",
+             "    if path.isprintable() and '\"' not in path and \"\\\\\" not in path:", "    if True:",
+             (INT + "test_security.py::test_odd_file_names_work_everywhere",)),
+    Mutation("non-utf8-names-kept-out-of-sqlite", "gitext/workdir.py",
+             "        if not path.isascii() and any(", "        if False and any(",
+             (INT + "test_security.py::test_odd_file_names_work_everywhere",)),
+    Mutation("secrets-refused-in-mlvconfig", "gitext/config.py",
+             'SECRET_KEYS = frozenset({"access_key_id", "secret_access_key", "session_token"})',
+             "SECRET_KEYS = frozenset()",
+             (INT + "test_security.py::test_secrets_never_land_in_mlvconfig_logs_or_messages",
+              "tests/fuzz/test_fuzz_config.py::test_any_mlvconfig_gives_a_config_or_one_clean_error")),
+]
+
+
+def copy_tree(dest: Path) -> None:
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, check=True).stdout.split(b"\0")
+    for rel in filter(None, files):
+        src = ROOT / os.fsdecode(rel)
+        if src.is_file():
+            (dest / os.fsdecode(rel)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / os.fsdecode(rel))
+
+
+def run(mutation: Mutation, tree: Path) -> tuple[str, str]:
+    path = tree / mutation.file
+    original = path.read_text()
+    if mutation.old not in original:
+        return "STALE", f"the protected code was not found in {mutation.file}; update the mutation"
+    path.write_text(original.replace(mutation.old, mutation.new, 1))
+    try:
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:warnings",
+                               *mutation.tests], cwd=tree, capture_output=True, text=True, check=False,
+                              env={**os.environ, "PYTHONPATH": str(tree)})
+    finally:
+        path.write_text(original)
+    lines = proc.stdout.strip().splitlines() or ["?"]
+    why = next((line.strip() for line in lines if line.startswith("E  ")), "")
+    return ("CAUGHT" if proc.returncode != 0 else "MISSED"), f"{lines[-1]}  {why[:150]}"
+
+
+def main(argv: list[str]) -> int:
+    chosen = [m for m in MUTATIONS if not argv or any(a in m.name for a in argv)]
+    missed = 0
+    with tempfile.TemporaryDirectory(prefix="mlv-mutants-") as scratch:
+        tree = Path(scratch)
+        copy_tree(tree)
+        for mutation in chosen:
+            verdict, detail = run(mutation, tree)
+            missed += verdict != "CAUGHT"
+            print(f"{verdict:7} {mutation.name:38} {detail}", flush=True)
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
