@@ -11,7 +11,6 @@ small per-worktree records that make it cheap:
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import stat
@@ -25,7 +24,7 @@ from typing import TYPE_CHECKING, BinaryIO, Iterable
 from gitext import faults
 from gitext.cache import CHUNK, Cache, copy_hashing, seal
 from gitext.errors import CorruptObject, MlvError
-from gitext.git import Repo, TrackedEntry, refresh_index, run_git
+from gitext.git import Repo, TrackedEntry, refresh_index
 from gitext.paths import unsafe_reason
 from gitext.pointer import Pointer
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import shlex
 
 from gitext.config import parse_config_list
 from gitext.errors import MlvError, NotARepository, UsageError
