@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import shutil
 import tempfile
 import threading
 from typing import BinaryIO, Callable, Iterable
@@ -71,9 +72,52 @@ def disk_error(exc: OSError, what: str) -> OSError | MlvError:
                     "free some space there (or raise the file-size limit), then run the command again")
 
 
+FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
+
+
+def fast_copy(src: BinaryIO, dst: BinaryIO, size: int, linktype: str = "auto") -> str:
+    """Copy without passing bytes through Python: a copy-on-write clone where the
+    filesystem can (XFS, Btrfs, APFS-like), else copy_file_range, else a plain copy.
+    Returns the method used."""
+    if linktype in ("auto", "reflink"):
+        import fcntl
+
+        try:
+            fcntl.ioctl(dst.fileno(), FICLONE, src.fileno())
+            return "reflink"
+        except OSError as exc:
+            if linktype == "reflink":
+                raise MlvError(f"this filesystem cannot reflink ({exc.strerror})",
+                               "set 'git config mlv.linktype auto' to fall back to copying") from None
+    copied = 0
+    try:
+        while copied < size:
+            n = os.copy_file_range(src.fileno(), dst.fileno(), min(size - copied, 1 << 30))
+            if n == 0:
+                break
+            copied += n
+        if copied == size:
+            return "copy"
+    except OSError:
+        pass
+    src.seek(copied)
+    dst.seek(copied)
+    shutil.copyfileobj(src, dst, CHUNK)
+    return "copy"
+
+
 def md5_file(path: str) -> tuple[str, int]:
     with open(path, "rb", buffering=0) as f:
         return copy_hashing(f, None)  # type: ignore[arg-type]
+
+
+def is_sealed_file(path: str, size: int) -> bool:
+    """A verified object (see SEAL_MTIME_NS), untouched since."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return st.st_mtime_ns == SEAL_MTIME_NS and st.st_size == size and not st.st_mode & 0o222
 
 
 def seal(path: str) -> None:
@@ -292,11 +336,7 @@ class Cache:
             return False
 
     def is_sealed(self, pointer: Pointer) -> bool:
-        try:
-            st = os.stat(self.path(pointer.oid))
-        except OSError:
-            return False
-        return st.st_mtime_ns == SEAL_MTIME_NS and st.st_size == pointer.size and not st.st_mode & 0o222
+        return is_sealed_file(self.path(pointer.oid), pointer.size)
 
     def check(self, pointer: Pointer) -> bool:
         """True if the object is intact: sealed, or re-hashed now (and sealed again).

@@ -12,17 +12,16 @@ small per-worktree records that make it cheap:
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import subprocess
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, BinaryIO, Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from gitext import faults
-from gitext.cache import CHUNK, Cache, copy_hashing, seal
+from gitext.cache import Cache, copy_hashing, fast_copy, seal
 from gitext.errors import CorruptObject, MlvError
 from gitext.git import Repo, TrackedEntry, refresh_index
 from gitext.paths import unsafe_reason
@@ -159,39 +158,7 @@ def holds_pointer_or_missing(full: str, pointer: Pointer) -> bool:
         return f.read(len(text) + 1) == text
 
 
-FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
 LINKTYPES = ("auto", "reflink", "copy")
-
-
-def fast_copy(src: BinaryIO, dst: BinaryIO, size: int, linktype: str = "auto") -> str:
-    """Copy without passing bytes through Python: a copy-on-write clone where the
-    filesystem can (XFS, Btrfs, APFS-like), else copy_file_range, else a plain copy.
-    Returns the method used."""
-    if linktype in ("auto", "reflink"):
-        import fcntl
-
-        try:
-            fcntl.ioctl(dst.fileno(), FICLONE, src.fileno())
-            return "reflink"
-        except OSError as exc:
-            if linktype == "reflink":
-                raise MlvError(f"this filesystem cannot reflink ({exc.strerror})",
-                               "set 'git config mlv.linktype auto' to fall back to copying") from None
-    copied = 0
-    try:
-        while copied < size:
-            n = os.copy_file_range(src.fileno(), dst.fileno(), min(size - copied, 1 << 30))
-            if n == 0:
-                break
-            copied += n
-        if copied == size:
-            return "copy"
-    except OSError:
-        pass
-    src.seek(copied)
-    dst.seek(copied)
-    shutil.copyfileobj(src, dst, CHUNK)
-    return "copy"
 
 
 def write_from_cache(cache: Cache, pointer: Pointer, full: str, mode: int,
