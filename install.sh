@@ -19,7 +19,7 @@ command -v git >/dev/null || { echo "error: git is not installed; install git fi
 PIP="$PY -m pip install --quiet --disable-pip-version-check --root-user-action=ignore"
 if [ "$MODE" = "--test" ]; then
   # editable: the tests exercise this checkout
-  $PIP -e ".[test]"
+  $PIP -e ".[test]" -c .ci/constraints.txt
 else
   $PIP .
 fi
