@@ -7,10 +7,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from gitext.errors import MlvError
 from gitext.git import ZERO_OID, Repo, find_repo
 from gitext.hooks import run_legacy
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gitext.cache import Cache
 
 BIG_UNTRACKED = 10 * 1024 * 1024
 
@@ -117,6 +121,8 @@ def pre_commit(repo: Repo) -> int:
                 print(f"warning: {path} is {human_size(size)} and not tracked by git mlv (it goes into git itself)\n"
                       f"hint: git mlv track '{path}' && git add --renormalize -- '{path}'", file=sys.stderr)
     if missing:
+        missing = _heal_from_worktree(repo, cache, missing)
+    if missing:
         missing = _not_in_remote(repo, missing)
     if missing:
         oid, path = next(iter(missing.items()))
@@ -125,6 +131,24 @@ def pre_commit(repo: Repo) -> int:
                        f"put the real file back and 'git add -- {path}' it, or unstage it with "
                        f"'git restore --staged -- {path}' (or commit anyway: git commit --no-verify)")
     return 0
+
+
+def _heal_from_worktree(repo: Repo, cache: "Cache", missing: dict[str, str]) -> dict[str, str]:
+    """Objects missing from the cache whose working-tree file still holds exactly
+    their bytes (a cache deleted or pruned by hand, a filter killed before its
+    write) are stored again; the rest are returned."""
+    still = {}
+    for oid, path in missing.items():
+        full = os.path.join(repo.root or "", path)
+        try:
+            if os.path.isfile(full) and not os.path.islink(full) and os.path.getsize(full) > 0:
+                if cache.add_file(full).oid == oid:
+                    print(f"git-mlv: stored object {oid[:8]} again from {path}", file=sys.stderr)
+                    continue
+        except (OSError, MlvError):
+            pass
+        still[oid] = path
+    return still
 
 
 def _not_in_remote(repo: Repo, missing: dict[str, str]) -> dict[str, str]:

@@ -234,3 +234,18 @@ def test_bad_mlv_jobs_does_not_break_checkout(repo: Path, tmp_path: Path) -> Non
     done = git(repo, "checkout", "--", "a.bin", env={"MLV_JOBS": "abc"})
     assert (repo / "a.bin").read_bytes() == b"a" * 100
     assert "Traceback" not in err(done)
+
+
+def test_man_page_for_git_mlv_help_lists_every_command(repo: Path) -> None:
+    # 'git mlv --help' is 'man git-mlv': the page install.sh installs is generated from the parser
+    page = out(mlv(repo, "manpage"))
+    assert page.startswith(".TH GIT-MLV 1")
+    from gitext.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.__class__.__name__ == "_SubParsersAction")
+    for name, child in sub.choices.items():
+        assert f".SS git mlv {name.replace('-', chr(92) + '-')}" in page, name
+        first_option = next((a.option_strings[-1] for a in child._actions if a.option_strings and a.dest != "help"),
+                            None)
+        if first_option:
+            assert first_option.replace("-", "\\-") in page, (name, first_option)

@@ -127,3 +127,29 @@ def test_hooks_with_nothing_to_do_are_silent(repo: Path) -> None:
     git(repo, "checkout", "-q", "-b", "other")
     done = git(repo, "checkout", "main")
     assert "git-mlv" not in err(done)
+
+
+def test_pre_commit_stores_a_lost_object_again_from_the_working_tree(repo: Path) -> None:
+    import shutil
+
+    (repo / "m.bin").write_bytes(b"model weights" * 1000)
+    git(repo, "add", "m.bin")
+    shutil.rmtree(repo / ".git/mlv/cache")              # the cache is gone, the file is not
+    # (git commit may re-clean a racy entry first; the hook is what must not rely on that)
+    done = mlv(repo, "hook", "pre-commit")
+    assert "stored object" in err(done)
+    import hashlib
+
+    oid = hashlib.md5(b"model weights" * 1000).hexdigest()
+    assert (repo / ".git/mlv/cache" / oid[:2] / oid[2:]).read_bytes() == b"model weights" * 1000
+
+
+def test_pre_commit_still_blocks_when_the_file_no_longer_holds_the_bytes(repo: Path) -> None:
+    import shutil
+
+    (repo / "m.bin").write_bytes(b"model weights" * 1000)
+    git(repo, "add", "m.bin")
+    shutil.rmtree(repo / ".git/mlv/cache")
+    (repo / "m.bin").write_bytes(b"edited since")
+    blocked = mlv(repo, "hook", "pre-commit", check=False)
+    assert blocked.returncode != 0 and "neither the local cache nor the remote" in err(blocked)
