@@ -210,8 +210,9 @@ def checkout_through_git(repo: Repo, entries: list[TrackedEntry]) -> tuple[list[
             size = os.lstat(full).st_size
         except OSError:
             size = -1
-        if size == entry.pointer.size:
-            written.append(entry.path)
+        text = entry.pointer.encode()
+        if size == entry.pointer.size and (size != len(text) or not holds_pointer_or_missing(full, entry.pointer)):
+            written.append(entry.path)  # (an object exactly as long as its pointer text is checked by content)
             continue
         left.append(entry)
         if size != -1 and not holds_pointer_or_missing(full, entry.pointer):
