@@ -95,7 +95,10 @@ class Runner:
             self._note(f"# killed after {self.timeout}s\n")
             raise StepFailed(f"'{cmd.display()}' in {cmd.cwd} did not finish within {self.timeout}s") from None
         except KeyboardInterrupt:
-            os.killpg(proc.pid, signal.SIGKILL)
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass  # it finished in the meantime
             proc.wait()
             raise
         seconds = time.perf_counter() - start
