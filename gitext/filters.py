@@ -29,6 +29,7 @@ class FilterContext:
         self._config: Config | None = None
         self._store: BlobStore | None = None
         self._store_error: MlvError | None = None
+        self._large: int | None = None
         self.counts = {"clean": 0, "smudge": 0, "fetched": 0, "compared": 0, "hashed": 0}
         self.left_as_pointer: list[tuple[str, str]] = []   # (path, why)
 
@@ -39,7 +40,10 @@ class FilterContext:
         return self._config
 
     def large_threshold(self) -> int:
-        return self.config.large_file_size()
+        """mlv.largefilesize, read once per process (it is asked for every smudge)."""
+        if self._large is None:
+            self._large = self.config.large_file_size()
+        return self._large
 
     def store(self) -> BlobStore:
         """The default remote, or the MlvError saying why there is none (remembered)."""
@@ -129,9 +133,10 @@ class FilterContext:
     # ------------------------------------------------------------------ smudge
 
     def fetch(self, pointer: Pointer) -> None:
-        """Download one object into the cache (verified)."""
-        store = self.store()
-        self.cache.receive(pointer, f"remote '{store.name}'", lambda f: store.download(pointer.oid, f))
+        """Download one object into the cache (verified), as push/pull do."""
+        from gitext.transfer import fetch_one
+
+        fetch_one(self.cache, self.store(), pointer)
         self.counts["fetched"] += 1
 
     def note_left_as_pointer(self, path: str, why: str) -> None:

@@ -170,18 +170,23 @@ def download(cache: Cache, store: BlobStore, pointers: Iterable[Pointer], jobs: 
         (result.present if cache.has(pointer.oid) else todo).append(pointer)
     if todo:
         store.check_readable()
-    where = f"remote '{store.name}'"
-
-    read_small = getattr(store, "read_small", None)
 
     def one(pointer: Pointer) -> None:
-        if read_small is not None and pointer.size <= SMALL_OBJECT:
-            cache.receive_small(pointer, where, read_small(pointer.oid))
-        else:
-            cache.receive(pointer, where, lambda f: store.download(pointer.oid, f))
+        fetch_one(cache, store, pointer)
 
     _run(jobs, todo, one, result, Progress(f"downloading from '{store.name}'", todo, progress))
     return result
+
+
+def fetch_one(cache: Cache, store: BlobStore, pointer: Pointer) -> None:
+    """Download one object into the cache, verified before it is installed: a small
+    object in one read where the store offers it, anything else streamed."""
+    where = f"remote '{store.name}'"
+    read_small = getattr(store, "read_small", None)
+    if read_small is not None and pointer.size <= SMALL_OBJECT:
+        cache.receive_small(pointer, where, read_small(pointer.oid))
+    else:
+        cache.receive(pointer, where, lambda f: store.download(pointer.oid, f))
 
 
 def report_failures(result: TransferResult, verb: str) -> None:

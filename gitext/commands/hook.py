@@ -61,7 +61,7 @@ def pre_push(hook_args: list[str], stdin: bytes) -> int:
     if not pointers:
         return 0
     from gitext.cache import Cache
-    from gitext.commands.transfer_cmds import _jobs
+    from gitext.commands.transfer_cmds import jobs_for
     from gitext.config import load_config
     from gitext.remotes import open_store
     from gitext.transfer import human_size, report_failures, upload
@@ -72,7 +72,7 @@ def pre_push(hook_args: list[str], stdin: bytes) -> int:
     except MlvError as exc:
         raise MlvError(f"push blocked: {len(pointers)} tracked object(s) to upload, but {exc.message}",
                        (exc.hint or "") + "; or push without data: git push --no-verify") from None
-    result = upload(Cache(repo.cache_dir), store, pointers.values(), _jobs(config, store, None))
+    result = upload(Cache(repo.cache_dir), store, pointers.values(), jobs_for(config, store, None))
     if result.done:
         print(f"git-mlv: uploaded {len(result.done)} object(s) ({human_size(result.bytes_done)}) to '{store.name}'",
               file=sys.stderr)

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from gitext.cache import Cache, md5_file
+from gitext.commands.transfer_cmds import jobs_for
 from gitext.config import Config, load_config
 from gitext.errors import MlvError, UsageError
 from gitext.git import (
@@ -171,7 +172,8 @@ class Findings:
         print(f"warning: {line}", file=sys.stderr)
 
 
-def _jobs(requested: int | None, default: int) -> int:
+def _hash_jobs(requested: int | None, default: int) -> int:
+    """Threads for hashing the local cache (CPU-bound: one per core by default)."""
     if requested is not None and requested < 1:
         raise UsageError("--jobs must be at least 1")
     return requested or default
@@ -199,14 +201,14 @@ def run_fsck(args: argparse.Namespace) -> int:
     config = load_config(repo)
     if args.remote is None:
         store = None
-        _fsck_cache(cache, needed, _jobs(args.jobs, os.cpu_count() or 2), findings, quiet)
+        _fsck_cache(cache, needed, _hash_jobs(args.jobs, os.cpu_count() or 2), findings, quiet)
         for path in stale_files(cache_temp_files(cache), now) + stale_files(worktree_temp_files(repo), now):
             findings.error(f"stale temp file {path} (left by an interrupted command; delete it, "
                            f"or run 'git mlv prune' for those in .git/mlv/tmp)")
     else:
         store = open_store(config.remote(args.remote or None), repo.main_root)
         store.check_readable()
-        _fsck_remote(cache, store, needed, _jobs(args.jobs, store.default_jobs), findings, quiet)
+        _fsck_remote(cache, store, needed, jobs_for(config, store, args.jobs), findings, quiet)
         temp_files = getattr(store, "temp_files", None)
         for path in stale_files(temp_files(), now) if temp_files else []:
             findings.error(f"stale temp file {path} in remote '{store.name}' (left by an interrupted push; "

@@ -40,7 +40,7 @@ def _store(repo: Repo, config: Config, name: str | None) -> BlobStore:
     return open_store(config.remote(name), repo.main_root)
 
 
-def _jobs(config: Config, store: BlobStore, requested: int | None) -> int:
+def jobs_for(config: Config, store: BlobStore, requested: int | None) -> int:
     """--jobs, else the remote's 'jobs' option, else mlv.jobs, else the store's default."""
     if requested is not None:
         if requested < 1:
@@ -75,7 +75,7 @@ def run_push(args: argparse.Namespace) -> int:
             raise MlvError("nothing to push: this repository has no commits yet", "commit first, then push")
         refs = ["HEAD"]
     pointers = PointerReader(repo).commits_pointers(refs)
-    result = upload(Cache(repo.cache_dir), store, pointers.values(), _jobs(config, store, args.jobs),
+    result = upload(Cache(repo.cache_dir), store, pointers.values(), jobs_for(config, store, args.jobs),
                     progress=not args.quiet)
     say(args, _summary(result, "pushed", store))
     report_failures(result, "pushed")
@@ -100,7 +100,7 @@ def run_fetch(args: argparse.Namespace) -> int:
     store = _store(repo, config, name)
     store.check_readable()
     pointers = _fetch_pointers(repo, refs, args.all)
-    result = download(Cache(repo.cache_dir), store, pointers, _jobs(config, store, args.jobs),
+    result = download(Cache(repo.cache_dir), store, pointers, jobs_for(config, store, args.jobs),
                       progress=not args.quiet)
     say(args, _summary(result, "fetched", store))
     report_failures(result, "fetched")
@@ -146,7 +146,7 @@ def run_pull(args: argparse.Namespace) -> int:
     keep = path_filter(args.include, args.exclude) if (args.include or args.exclude) else None
     entries = worktree_entries(repo, keep)
     cache = Cache(repo.cache_dir)
-    jobs = _jobs(config, store, args.jobs)
+    jobs = jobs_for(config, store, args.jobs)
     result = download(cache, store, [e.pointer for e in entries], jobs, progress=not args.quiet)
     if result.done:
         say(args, _summary(result, "fetched", store))
