@@ -141,6 +141,52 @@ def test_ingest_abort_removes_temp(cache: Cache, mlv_dir: Path) -> None:
     assert objects(mlv_dir) == []
 
 
+def test_ingest_write_error_on_the_spill_thread_reaches_the_caller(cache: Cache, mlv_dir: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The temp file is written on a thread of its own: a disk error there must
+    still fail the ingest (as a one-line MlvError) and leave nothing behind."""
+    real = cache.temp_file
+
+    class Full(io.RawIOBase):
+        def __init__(self, inner: BinaryIO) -> None:
+            self.inner, self.written = inner, 0
+
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data) -> int:  # type: ignore[no-untyped-def]
+            if self.written > CHUNK:
+                raise OSError(28, "No space left on device")
+            self.written += len(data)
+            return self.inner.write(data)
+
+        def close(self) -> None:
+            self.inner.close()
+            super().close()
+
+    def full_temp_file():  # type: ignore[no-untyped-def]
+        file, tmp = real()
+        return Full(file), tmp
+
+    monkeypatch.setattr(cache, "temp_file", full_temp_file)
+    ingest = Ingest(cache, memory_limit=10)
+    with pytest.raises(MlvError, match="No space left on device"):
+        for i in range(0, len(BIG), 65516):
+            ingest.write(BIG[i:i + 65516])
+        ingest.finish()
+    ingest.abort()
+    assert temp_files(mlv_dir) == []
+    assert objects(mlv_dir) == []
+
+
+def test_ingest_spilled_object_is_exact(cache: Cache) -> None:
+    ingest = Ingest(cache, memory_limit=10)
+    for i in range(0, len(BIG), 1000):  # many small writes, coalesced into blocks on the thread
+        ingest.write(memoryview(BIG)[i:i + 1000])
+    assert ingest.finish() == Pointer(md5(BIG), len(BIG))
+    assert Path(cache.path(md5(BIG))).read_bytes() == BIG
+
+
 def test_add_file(cache: Cache, tmp_path: Path, mlv_dir: Path) -> None:
     src = tmp_path / "f.bin"
     src.write_bytes(BIG)
