@@ -76,34 +76,42 @@ FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
 
 
 def fast_copy(src: BinaryIO, dst: BinaryIO, size: int, linktype: str = "auto") -> str:
-    """Copy without passing bytes through Python: a copy-on-write clone where the
-    filesystem can (XFS, Btrfs, APFS-like), else copy_file_range, else a plain copy.
-    Returns the method used."""
+    """Copy ``size`` bytes without passing them through Python where possible: a
+    copy-on-write clone where the filesystem can (XFS, Btrfs), else
+    copy_file_range, else a plain copy (another filesystem, FUSE, ...). Returns the
+    method used. On return ``dst`` is flushed and holds exactly ``size`` bytes;
+    a short copy raises OSError (EIO), never passes silently."""
+    method = ""
     if linktype in ("auto", "reflink"):
         import fcntl
 
         try:
             fcntl.ioctl(dst.fileno(), FICLONE, src.fileno())
-            return "reflink"
+            method = "reflink"
         except OSError as exc:
             if linktype == "reflink":
                 raise MlvError(f"this filesystem cannot reflink ({exc.strerror})",
                                "set 'git config mlv.linktype auto' to fall back to copying") from None
-    copied = 0
-    try:
-        while copied < size:
-            n = os.copy_file_range(src.fileno(), dst.fileno(), min(size - copied, 1 << 30))
-            if n == 0:
-                break
-            copied += n
-        if copied == size:
-            return "copy"
-    except OSError:
-        pass
-    src.seek(copied)
-    dst.seek(copied)
-    shutil.copyfileobj(src, dst, CHUNK)
-    return "copy"
+    if not method:
+        method = "copy"
+        copied = 0
+        try:
+            while copied < size:
+                n = os.copy_file_range(src.fileno(), dst.fileno(), min(size - copied, 1 << 30))
+                if n == 0:
+                    break
+                copied += n
+        except OSError:
+            pass  # EXDEV, EOPNOTSUPP, EINVAL...: copy through user space from where it stopped
+        if copied < size:
+            src.seek(copied)
+            dst.seek(copied)
+            shutil.copyfileobj(src, dst, CHUNK)
+    dst.flush()
+    got = os.fstat(dst.fileno()).st_size
+    if got != size:
+        raise OSError(errno.EIO, f"short copy ({got} of {size} bytes)")
+    return method
 
 
 def md5_file(path: str) -> tuple[str, int]:

@@ -171,8 +171,8 @@ def write_from_cache(cache: Cache, pointer: Pointer, full: str, mode: int,
     try:
         with os.fdopen(fd, "wb") as out, cache.open(pointer.oid) as src:
             if cache.is_sealed(pointer):
-                fast_copy(src, out, pointer.size, linktype)  # type: ignore[arg-type]
-                md5, size = pointer.oid, os.fstat(out.fileno()).st_size
+                fast_copy(src, out, pointer.size, linktype)  # type: ignore[arg-type]  # exact size or OSError
+                md5, size = pointer.oid, pointer.size
             else:
                 md5, size = copy_hashing(src, out)
         if md5 != pointer.oid or size != pointer.size:

@@ -61,8 +61,8 @@ class LocalStore:
         try:
             with os.fdopen(fd, "wb") as out, open(src, "rb") as f:
                 if is_sealed_file(src, size):  # verified when it entered the cache, untouched since
-                    fast_copy(f, out, size)  # type: ignore[arg-type]
-                    md5, copied = oid, os.fstat(out.fileno()).st_size
+                    fast_copy(f, out, size)  # type: ignore[arg-type]  # exact size or OSError
+                    md5, copied = oid, size
                 else:
                     md5, copied = copy_hashing(f, out)  # type: ignore[arg-type]
             if md5 != oid or copied != size:
