@@ -517,6 +517,8 @@ def main(argv: list[str]) -> int:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps({"meta": meta, "results": bench.results, "startup": startup,
                                          "anomalies": bench.anomalies, "case_seconds": bench.case_seconds,
+                                         "render": {"workloads": workloads_meta, "tools": tools,
+                                                    "phases": phases_shown},
                                          "workloads": {n: w.params for n, w in works.items()}}, indent=1))
         log(f"wrote {args.out} and {json_path} ({elapsed_min:.1f} min)")
         if temp_workdir and not args.keep:
