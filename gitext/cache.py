@@ -192,12 +192,105 @@ class _Spill:
         self._file.close()
 
 
+class SmallWriter:
+    """Stores small objects on a thread of its own while git goes on with the next
+    file (used by the long-running filter only).
+
+    Creating one file per object is most of what a ``git add`` of many small files
+    costs on top of git's own work, and on some file systems a create takes a
+    millisecond; done here, it overlaps with git writing its loose objects.
+    Guarantees kept:
+    - the first object of a process is written synchronously, so an unwritable
+      cache fails the very file that found it;
+    - a later failure fails the next clean (git add stops with an error that names
+      the file whose object was lost) or, after the last file, is reported when
+      the filter exits; that file is still in the working tree, and pre-commit
+      stores it again or refuses the commit;
+    - an object waiting here counts as present (``Cache.has``) and is written out
+      before anyone opens it (``Cache.open``, and every smudge).
+    Only objects up to ``MAX_SIZE`` wait, at most ``depth`` of them (<= 64 MiB)."""
+
+    MAX_SIZE = 64 * 1024
+
+    def __init__(self, cache: "Cache", depth: int = 1024) -> None:
+        import queue
+
+        self._cache = cache
+        self._queue: "queue.Queue[tuple[str, bytes, str] | None]" = queue.Queue(maxsize=depth)
+        self.pending: dict[str, str] = {}
+        self.error: tuple[str, MlvError] | None = None
+        self._reported = False
+        self._thread: threading.Thread | None = None
+        self._first = True
+
+    def store(self, oid: str, data: bytes | bytearray, label: str) -> None:
+        self.raise_error()
+        if self._first or len(data) > self.MAX_SIZE:
+            self._first = False
+            self._cache.write_small(oid, data)
+            return
+        if oid in self.pending:
+            return
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="mlv-small-writer", daemon=True)
+            self._thread.start()
+        self.pending[oid] = label
+        self._queue.put((oid, bytes(data), label))
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                oid, data, label = item
+                if self.error is None and not os.path.isfile(self._cache.path(oid)):
+                    try:
+                        self._cache.write_small(oid, data)
+                    except MlvError as exc:
+                        self.error = (label, exc)
+                    except OSError as exc:
+                        err = disk_error(exc, f"to the local cache ({self._cache.tmp_dir})")
+                        self.error = (label, err if isinstance(err, MlvError) else MlvError(
+                            f"cannot write to the local cache ({self._cache.tmp_dir}): {exc.strerror or exc}"))
+                self.pending.pop(oid, None)
+            finally:
+                self._queue.task_done()
+
+    def drain(self) -> None:
+        """Wait until every waiting object is written (or has failed)."""
+        if self._thread is not None:
+            self._queue.join()
+
+    def raise_error(self) -> None:
+        if self.error is not None:
+            label, exc = self.error
+            self._reported = True
+            raise MlvError(f"the object of {label}, written after git moved on, could not be stored: {exc.message}",
+                           exc.hint)
+
+    def close(self) -> str | None:
+        """Write everything out and stop the thread; the error not yet reported, if any."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        if self.error is not None and not self._reported:
+            self._reported = True
+            label, exc = self.error
+            return (f"{label}: its object could not be stored in the local cache: {exc.message}\n"
+                    f"hint: the file is unchanged in the working tree; 'git add' it again once the cache "
+                    f"can be written (pre-commit stores it or refuses the commit until then)")
+        return None
+
+
 class Ingest:
     """Receives bytes of unknown md5: hashes them, keeps up to ``memory_limit``
     in memory, spills the rest to a temp file in the cache's filesystem."""
 
-    def __init__(self, cache: "Cache", memory_limit: int = 4 * CHUNK) -> None:
+    def __init__(self, cache: "Cache", memory_limit: int = 4 * CHUNK, label: str = "") -> None:
         self._cache = cache
+        self._label = label
         self._digest = hashlib.md5()
         self._memory = bytearray()
         self._limit = memory_limit
@@ -236,7 +329,10 @@ class Ingest:
                     self._cache.install(self._tmp, oid)  # type: ignore[arg-type]
                 self._tmp = None
             elif not self._cache.has(oid):
-                self._cache.write_small(oid, self._memory)
+                if self._cache.writer is not None:
+                    self._cache.writer.store(oid, self._memory, self._label)
+                else:
+                    self._cache.write_small(oid, self._memory)
         except OSError as exc:
             raise disk_error(exc, f"to the local cache ({self._cache.tmp_dir})") from None
         finally:
@@ -262,14 +358,19 @@ class Cache:
         self.tmp_dir = os.path.join(os.path.dirname(root), "tmp")
         self._dirs: set[str] = set()
         self._counter = 0
+        self.writer: SmallWriter | None = None  # set by the long-running filter
 
     def path(self, oid: str) -> str:
         return os.path.join(self.root, object_relpath(oid))
 
     def has(self, oid: str) -> bool:
+        if self.writer is not None and oid in self.writer.pending:
+            return True
         return os.path.isfile(self.path(oid))
 
     def open(self, oid: str) -> BinaryIO:
+        if self.writer is not None and oid in self.writer.pending:
+            self.writer.drain()
         try:
             return open(self.path(oid), "rb")
         except FileNotFoundError:

@@ -137,6 +137,7 @@ class FilterProcess:
         path = headers.get("pathname", "")
         content = Content(self.reader)
         try:
+            self.ctx.settle_writes()
             out = self.ctx.clean(path, content)
         except ProtocolError:
             raise  # the stream itself is broken: no per-file answer can put it back in step

@@ -83,9 +83,9 @@ class FilterContext:
         candidate = self.known.candidate(path)
         if candidate is not None and self.cache.has(candidate.oid):
             self.counts["compared"] += 1
-            return self._compare(candidate, head, rest)
+            return self._compare(candidate, head, rest, path)
         self.counts["hashed"] += 1
-        ingest = Ingest(self.cache)
+        ingest = Ingest(self.cache, label=path)
         try:
             ingest.write(head)
             for chunk in rest:
@@ -95,7 +95,8 @@ class FilterContext:
             raise
         return ingest.finish()
 
-    def _compare(self, candidate: Pointer, head: bytes, rest: Iterator[bytes | memoryview]) -> Pointer:
+    def _compare(self, candidate: Pointer, head: bytes, rest: Iterator[bytes | memoryview],
+                 path: str = "") -> Pointer:
         """Compare the stream with a cached object; on the first difference fall
         back to hashing (the equal prefix is re-read from the object)."""
         with self.cache.open(candidate.oid) as obj:
@@ -113,7 +114,7 @@ class FilterContext:
                     chunk = b""
                     break
                 chunk = bytes(nxt)
-            ingest = Ingest(self.cache)
+            ingest = Ingest(self.cache, label=path)
             try:
                 obj.seek(0)
                 left = pos
@@ -164,7 +165,22 @@ class FilterContext:
               file=sys.stderr)
         return None
 
+    def defer_small_writes(self) -> None:
+        """Long-running filter only: store small objects on a writer thread."""
+        from gitext.cache import SmallWriter
+
+        self.cache.writer = SmallWriter(self.cache)
+
+    def settle_writes(self) -> None:
+        """Raise the error of an object stored after git moved on (fails this request)."""
+        if self.cache.writer is not None:
+            self.cache.writer.raise_error()
+
     def finish(self) -> None:
+        if self.cache.writer is not None:
+            late = self.cache.writer.close()
+            if late is not None:
+                print(f"error: git-mlv: {late}", file=sys.stderr)
         self.known.close()
         if self.left_as_pointer:
             path, why = self.left_as_pointer[0]

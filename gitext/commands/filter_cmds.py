@@ -55,6 +55,7 @@ def run_filter_process(args: argparse.Namespace) -> int:
     _grow_pipes(0, out.fileno())
     stdin = open(0, "rb", buffering=1 << 20, closefd=False)  # buffered: a few syscalls per request, not 2 per packet
     ctx = FilterContext(find_repo(), skip_smudge=args.skip)
+    ctx.defer_small_writes()
     _heal_hooks(ctx)
     serve_stdio(ctx, stdin, out, 8)  # type: ignore[arg-type]
     out.flush()

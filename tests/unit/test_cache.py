@@ -343,3 +343,58 @@ def test_push_of_sealed_objects_without_kernel_copy_quarantines_nothing(
         out = io.BytesIO()
         assert store.download(p.oid, out) == p.oid
         assert out.getvalue() == data
+
+
+# ------------------------------------------------------------------ deferred small writes
+
+def test_small_writer_stores_everything_and_counts_waiting_objects_as_present(cache: Cache) -> None:
+    from gitext.cache import SmallWriter
+
+    cache.writer = SmallWriter(cache)
+    blobs = [os.urandom(100 + i) for i in range(300)]
+    for i, data in enumerate(blobs):
+        cache.writer.store(md5(data), data, f"f{i}")
+        assert cache.has(md5(data))  # waiting or written: present either way
+    with cache.open(md5(blobs[-1])) as f:  # opening waits for the write
+        assert f.read() == blobs[-1]
+    assert cache.writer.close() is None
+    for data in blobs:
+        assert Path(cache.path(md5(data))).read_bytes() == data
+        assert cache.is_sealed(Pointer(md5(data), len(data)))
+
+
+def test_small_writer_failure_fails_the_next_file_and_names_the_lost_one(
+        cache: Cache, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gitext.cache import SmallWriter
+
+    cache.writer = SmallWriter(cache)
+    cache.writer.store(md5(b"first"), b"first", "first.bin")  # synchronous: proves the cache is writable
+    real = cache.write_small
+
+    def full(oid: str, data: bytes) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cache, "write_small", full)
+    cache.writer.store(md5(b"second"), b"second", "second.bin")
+    cache.writer.drain()
+    with pytest.raises(MlvError, match="second.bin.*No space left on device"):
+        cache.writer.store(md5(b"third"), b"third", "third.bin")
+    monkeypatch.setattr(cache, "write_small", real)
+    assert cache.writer.close() is None  # already reported, not twice
+    assert not cache.has(md5(b"second"))
+
+
+def test_small_writer_failure_after_the_last_file_is_reported_at_close(
+        cache: Cache, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gitext.cache import SmallWriter
+
+    cache.writer = SmallWriter(cache)
+    cache.writer.store(md5(b"first"), b"first", "first.bin")
+
+    def read_only(oid: str, data: bytes) -> None:
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(cache, "write_small", read_only)
+    cache.writer.store(md5(b"last"), b"last", "last.bin")
+    late = cache.writer.close()
+    assert late is not None and late.startswith("last.bin: ") and "Read-only file system" in late
