@@ -207,7 +207,7 @@ class SmallWriter:
       the filter exits; that file is still in the working tree, and pre-commit
       stores it again or refuses the commit;
     - an object waiting here counts as present (``Cache.has``) and is written out
-      before anyone opens it (``Cache.open``, and every smudge).
+      before anyone opens it (``Cache.open``, which smudge and compare go through).
     Only objects up to ``MAX_SIZE`` wait, at most ``depth`` of them (<= 64 MiB)."""
 
     MAX_SIZE = 64 * 1024
@@ -253,6 +253,8 @@ class SmallWriter:
                         err = disk_error(exc, f"to the local cache ({self._cache.tmp_dir})")
                         self.error = (label, err if isinstance(err, MlvError) else MlvError(
                             f"cannot write to the local cache ({self._cache.tmp_dir}): {exc.strerror or exc}"))
+                    except Exception as exc:  # never let the thread die: the queue would fill and hang git
+                        self.error = (label, MlvError(f"cannot write to the local cache: {exc!r}"))
                 self.pending.pop(oid, None)
             finally:
                 self._queue.task_done()
