@@ -2,13 +2,17 @@
 is in __main__/the console script; command modules are imported on demand."""
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import sys
+from types import SimpleNamespace
 
 from gitext import __version__
 from gitext.errors import MlvError
+
+TYPE_CHECKING = False  # not typing's: importing typing costs ms on every start; type checkers honour the name
+if TYPE_CHECKING:
+    import argparse
 
 DESCRIPTION = """\
 git mlv versions the large files of a machine-learning project (datasets,
@@ -29,15 +33,24 @@ exit codes: 0 success, 1 failure to act on, 2 bad usage, 3 a bug in git-mlv.
 """
 
 
-class Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        print(f"error: {message}\nhint: see '{self.prog} -h'", file=sys.stderr)
-        sys.exit(2)
+def _parser_class() -> type:
+    """argparse is imported only when the full parser is built: the filter and
+    the hooks (every git command) take the fast path below and never need it."""
+    import argparse
+
+    class Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> None:  # type: ignore[override]
+            self.print_usage(sys.stderr)
+            print(f"error: {message}\nhint: see '{self.prog} -h'", file=sys.stderr)
+            sys.exit(2)
+
+    return Parser
 
 
 def _cmd(sub: argparse._SubParsersAction, name: str, target: str, help: str,
          description: str | None = None) -> argparse.ArgumentParser:
+    import argparse
+
     parser = sub.add_parser(name, help=help, description=description or help,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.set_defaults(target=target)
@@ -53,7 +66,9 @@ def _jobs(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="git mlv", description=DESCRIPTION, epilog=EPILOG,
+    import argparse
+
+    parser = _parser_class()(prog="git mlv", description=DESCRIPTION, epilog=EPILOG,
                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"git-mlv {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
@@ -240,15 +255,15 @@ def _crash_log(exc: BaseException) -> str:
     return path
 
 
-def _fast_args(argv: list[str]) -> argparse.Namespace | None:
+def _fast_args(argv: list[str]) -> SimpleNamespace | None:
     """The commands git runs on every operation, parsed without building the
     whole parser (tens of ms). Anything unusual goes through the full parser."""
     if not argv:
         return None
     if argv[0] == "hook" and len(argv) >= 4 and argv[1] == "--chain" and argv[3] in HOOK_NAMES:
-        return argparse.Namespace(target="hook:run_hook", chain=argv[2], name=argv[3], hook_args=argv[4:])
+        return SimpleNamespace(target="hook:run_hook", chain=argv[2], name=argv[3], hook_args=argv[4:])
     if argv[0] == "filter-process" and set(argv[1:]) <= {"--skip"}:
-        return argparse.Namespace(target="filter_cmds:run_filter_process", skip=bool(argv[1:]))
+        return SimpleNamespace(target="filter_cmds:run_filter_process", skip=bool(argv[1:]))
     return None
 
 

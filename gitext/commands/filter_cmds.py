@@ -1,11 +1,11 @@
 """The commands git calls: filter-process, clean, smudge, textconv, merge-driver."""
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import subprocess
 import sys
+from typing import TYPE_CHECKING
 
 from gitext.cache import CHUNK, md5_file
 from gitext.errors import MlvError
@@ -14,6 +14,9 @@ from gitext.git import find_repo
 from gitext.hooks import hooks_missing, install_hooks
 from gitext.pointer import MAX_POINTER_SIZE, Pointer, parse_pointer
 from gitext.transfer import human_size
+
+if TYPE_CHECKING:
+    import argparse
 
 
 def _heal_hooks(ctx: FilterContext) -> None:

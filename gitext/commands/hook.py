@@ -4,7 +4,6 @@ Hooks run on every commit, checkout and push, so each imports only what it
 needs and exits before any of it when there is nothing to do."""
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from typing import TYPE_CHECKING
@@ -14,6 +13,7 @@ from gitext.git import ZERO_OID, Repo, find_repo
 from gitext.hooks import run_legacy
 
 if TYPE_CHECKING:  # pragma: no cover
+    import argparse
     from gitext.cache import Cache
 
 BIG_UNTRACKED = 10 * 1024 * 1024
