@@ -33,8 +33,8 @@ from typing import IO, TYPE_CHECKING
 from gitext.errors import CorruptObject, MlvError, ObjectMissing
 
 if TYPE_CHECKING:  # pragma: no cover
-    from gitext.cache import Cache
-    from gitext.git import Repo
+    from gitext.context import Context
+    from gitext.git.repo import Repo
     from gitext.pointer import Pointer
 
 __all__ = ["ArtifactNotFound", "RevisionNotFound", "open", "read"]
@@ -73,7 +73,7 @@ def read(path: str, rev: str | None = None, repo: str = ".") -> bytes:
 # ------------------------------------------------------------------ internals (also used by commands)
 
 def _open_binary(path: str, rev: str | None, repo_dir: str) -> IO[bytes]:
-    from gitext.git import find_repo
+    from gitext.git.repo import find_repo
 
     repo = find_repo(repo_dir)
     rel = _repo_relative(repo, path)
@@ -106,7 +106,7 @@ def _repo_relative(repo: Repo, path: str) -> str:
 def blob_content(repo: Repo, path: str, rev: str | None) -> tuple[bytes | None, str]:
     """The git blob at ``path`` in ``rev`` (None: the index; HEAD in a bare repository),
     or None when there is no such file; and words saying where it was looked up."""
-    from gitext.git import blob_at, index_blob, read_blob, resolve_commit
+    from gitext.git.objects import blob_at, index_blob, read_blob, resolve_commit
 
     if rev is None and not repo.is_bare:
         ref = index_blob(repo, path)
@@ -123,53 +123,38 @@ def blob_content(repo: Repo, path: str, rev: str | None) -> tuple[bytes | None, 
 
 
 def open_object(repo: Repo, pointer: Pointer, path: str = "") -> IO[bytes]:
-    """The cached object opened for reading, its md5 verified first; fetched from the
-    default remote when missing, and once more when the cached copy is corrupt."""
-    from gitext.cache import Cache
+    """The cached object opened for reading, proved intact first (sealed, or hashed
+    through the cache's verified stream); fetched from the default remote when
+    missing, and once more when the cached copy is corrupt (it is quarantined)."""
+    from gitext.context import Context
 
-    cache = Cache(repo.cache_dir)
-    for attempt in range(2):
-        if not cache.has(pointer.oid):
-            _fetch(repo, cache, pointer, path)
-        f = _verified(cache, pointer)
-        if f is not None:
-            return f
-        cache.quarantine(pointer.oid)
+    with Context(repo) as ctx:
+        for _attempt in range(2):
+            if not ctx.cache.has(pointer.oid):
+                _fetch(ctx, pointer, path)
+            reader = ctx.cache.open(pointer.oid, pointer.size)
+            try:
+                reader.ensure_verified()
+            except CorruptObject:
+                reader.close()
+                continue
+            return reader.raw  # type: ignore[return-value]  # the very file just proved intact, at offset 0
     raise CorruptObject(pointer.oid, "?", "the local cache",
                         "the copy fetched again was damaged too; run 'git mlv fsck --remote'")
 
 
-def _verified(cache: Cache, pointer: Pointer) -> IO[bytes] | None:
-    """Open the object, hash it through that same file descriptor, rewind; None if bad."""
-    from gitext.cache import copy_hashing
-
-    try:
-        f = _open(cache.path(pointer.oid), "rb")
-    except FileNotFoundError:
-        return None
-    try:
-        md5, size = copy_hashing(f, None)
-    except BaseException:
-        f.close()
-        raise
-    if md5 != pointer.oid or size != pointer.size:
-        f.close()
-        return None
-    f.seek(0)
-    return f
-
-
-def _fetch(repo: Repo, cache: Cache, pointer: Pointer, path: str) -> None:
-    from gitext.config import load_config
-    from gitext.remotes import open_store
+def _fetch(ctx: Context, pointer: Pointer, path: str) -> None:
+    from gitext.store.transfer import copy_object
 
     what = f"'{path}' ({pointer.oid})" if path else f"object {pointer.oid}"
+    name = "the remote"
     try:
-        store = open_store(load_config(repo).remote(), repo.main_root)
+        store = ctx.store()
+        name = f"remote '{store.name}'"
         store.check_readable()
-        cache.receive(pointer, f"remote '{store.name}'", lambda f: store.download(pointer.oid, f))
+        copy_object(store, ctx.cache, pointer)
     except ObjectMissing:
-        raise ObjectMissing(pointer.oid, f"the local cache and from remote '{store.name}'",
+        raise ObjectMissing(pointer.oid, f"the local cache and from {name}",
                             f"{what}: run 'git mlv push' on the machine that has it") from None
     except CorruptObject:
         raise

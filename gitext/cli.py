@@ -13,6 +13,7 @@ from gitext.errors import MlvError
 TYPE_CHECKING = False  # not typing's: importing typing costs ms on every start; type checkers honour the name
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Callable
 
 DESCRIPTION = """\
 git mlv versions the large files of a machine-learning project (datasets,
@@ -47,66 +48,32 @@ def _parser_class() -> type:
     return Parser
 
 
-def _cmd(sub: argparse._SubParsersAction, name: str, target: str, help: str,
-         description: str | None = None) -> argparse.ArgumentParser:
-    import argparse
+# ---------------------------------------------------------------- each command's arguments
 
-    parser = sub.add_parser(name, help=help, description=description or help,
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.set_defaults(target=target)
-    return parser
-
-
-def _jobs(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-j", "--jobs", type=int, metavar="N",
-                        help="parallel transfers (default: mlv.jobs, or the remote's default)")
-    parser.add_argument("-q", "--quiet", action="store_true",
-                        help="no progress and no summary (errors are still printed); progress is "
-                             "only shown when stderr is a terminal")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    import argparse
-
-    parser = _parser_class()(prog="git mlv", description=DESCRIPTION, epilog=EPILOG,
-                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"git-mlv {__version__}")
-    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
-
-    p = _cmd(sub, "install", "install:run_install", "set up the filters and hooks",
-             "Configure git's mlv filter (clean/smudge/process, required=true), the diff and\n"
-             "merge drivers, and install the hooks (pre-commit, post-checkout, post-merge,\n"
-             "pre-push) into this repository's hooks dir (core.hooksPath respected). Existing\n"
-             "hooks are kept as NAME.mlv-legacy and still run. Running it twice changes nothing.")
+def _scope(p: argparse.ArgumentParser, verb: str) -> None:
     scope = p.add_mutually_exclusive_group()
     for flag in ("local", "global", "system"):
         scope.add_argument(f"--{flag}", dest="scope", action="store_const", const=flag,
-                           help=f"write the filter config to the {flag} git config"
-                           + (" (default inside a repository)" if flag == "local" else ""))
+                           help=f"{verb} the {flag} git config" + (" (default inside a repository)" if flag == "local"
+                                                                  else ""))
+
+
+def _jobs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-j", "--jobs", type=int, metavar="N",
+                   help="parallel transfers (default: mlv.jobs, or the remote's default)")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress and no summary (errors are still printed); progress is "
+                        "only shown when stderr is a terminal")
+
+
+def _install(p: argparse.ArgumentParser) -> None:
+    _scope(p, "write the filter config to")
     p.add_argument("--skip-smudge", action="store_true",
                    help="check out pointers, not data (fetch later with 'git mlv pull')")
     p.add_argument("--force", action="store_true", help="replace filter/diff/merge settings that are not git-mlv's")
 
-    p = _cmd(sub, "uninstall", "install:run_uninstall", "remove the filters and hooks",
-             "Remove git-mlv's filter, diff and merge config from the chosen scope and, inside\n"
-             "a repository, its hooks (a chained hook is put back). Cache and data stay.")
-    scope = p.add_mutually_exclusive_group()
-    for flag in ("local", "global", "system"):
-        scope.add_argument(f"--{flag}", dest="scope", action="store_const", const=flag,
-                           help=f"remove the config from the {flag} git config")
 
-    p = _cmd(sub, "track", "track:run_track", "track files matching a pattern (edits .gitattributes)",
-             "Add 'PATTERN filter=mlv diff=mlv merge=mlv -text' to .gitattributes. With no\n"
-             "pattern, list the tracked patterns. Files already committed that match are\n"
-             "converted by 'git add --renormalize PATH'.")
-    p.add_argument("patterns", nargs="*", metavar="PATTERN", help="gitattributes pattern, e.g. 'data/*.csv'")
-
-    p = _cmd(sub, "untrack", "track:run_untrack", "stop tracking a pattern (edits .gitattributes)")
-    p.add_argument("patterns", nargs="+", metavar="PATTERN")
-
-    p = _cmd(sub, "remote", "remote:run_remote", "manage blob stores (stored in .mlvconfig)",
-             "Remotes live in .mlvconfig (committed, git-config syntax); --local settings and\n"
-             "secrets live in .git/config under mlv.remote.NAME.*.")
+def _remote(p: argparse.ArgumentParser) -> None:
     rsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     r = rsub.add_parser("add", help="add a remote: a local path, file:///path or s3://bucket/prefix")
     r.add_argument("-d", "--default", action="store_true", help="also make it the default remote")
@@ -127,61 +94,49 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("name", nargs="?", metavar="NAME")
     r.add_argument("--local", action="store_true", help="set it in .git/config only")
 
-    p = _cmd(sub, "push", "transfer_cmds:run_push", "upload objects the remote lacks",
-             "Upload every object referenced by the given commits and their history (default:\n"
-             "HEAD) that the remote does not have. The first argument is taken as a remote\n"
-             "name if one is configured under that name.")
-    p.add_argument("args", nargs="*", metavar="[REMOTE] REF")
-    p.add_argument("--all", action="store_true", help="every local branch and tag")
-    _jobs(p)
 
-    p = _cmd(sub, "fetch", "transfer_cmds:run_fetch", "download objects into the cache (working tree untouched)",
-             "Download the objects of the given commits' trees (default: HEAD) into the\n"
-             "local cache. --all fetches every object in the history of all branches and tags.")
-    p.add_argument("args", nargs="*", metavar="[REMOTE] REF")
-    p.add_argument("--all", action="store_true", help="every object in the history of all branches and tags")
-    _jobs(p)
+def _refs(everything: str) -> Callable[[argparse.ArgumentParser], None]:
+    def add(p: argparse.ArgumentParser) -> None:
+        p.add_argument("args", nargs="*", metavar="[REMOTE] REF")
+        p.add_argument("--all", action="store_true", help=everything)
+        _jobs(p)
+    return add
 
-    p = _cmd(sub, "pull", "transfer_cmds:run_pull", "fetch, then write tracked files into the working tree",
-             "fetch + checkout: download the objects of the checked-out files, then write every\n"
-             "tracked file that is missing or still holds pointer text. Files you changed are\n"
-             "never overwritten. git's index is refreshed so 'git status' stays clean.")
+
+def _pull(p: argparse.ArgumentParser) -> None:
     p.add_argument("remote", nargs="?", metavar="REMOTE")
     p.add_argument("-I", "--include", action="append", default=[], metavar="GLOB",
                    help="only paths matching (gitignore-style, repeatable or comma-separated)")
     p.add_argument("-X", "--exclude", action="append", default=[], metavar="GLOB", help="skip paths matching")
     _jobs(p)
 
-    p = _cmd(sub, "checkout", "transfer_cmds:run_checkout", "write tracked files from the local cache",
-             "Write tracked files that are missing or hold pointer text, from the local cache\n"
-             "only (no download). PATH limits it to files at or under those paths.")
+
+def _checkout(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="*", metavar="PATH")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary (errors are still printed)")
 
-    p = _cmd(sub, "status", "status:run_status", "tracked files modified, staged, not yet pushed")
-    p = _cmd(sub, "ls-files", "status:run_ls_files", "list tracked files at a commit (default HEAD)",
-             "List tracked files: short md5, '*' if the object is in the local cache ('-'\n"
-             "if not), path. --long adds the full md5 and size.")
+
+def _ls_files(p: argparse.ArgumentParser) -> None:
     p.add_argument("ref", nargs="?", metavar="REF")
     p.add_argument("-l", "--long", action="store_true", help="full md5 and size")
 
-    p = _cmd(sub, "diff", "versions:run_diff", "tracked artifacts added / modified / deleted / renamed",
-             "Compare the tracked artifacts of two commits (default: HEAD vs the working tree),\n"
-             "with sizes and short md5s. Reads git objects only; nothing is checked out.")
+
+def _diff(p: argparse.ArgumentParser) -> None:
     p.add_argument("rev1", nargs="?", metavar="REV1")
     p.add_argument("rev2", nargs="?", metavar="REV2")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
-    p = _cmd(sub, "log", "versions:run_log", "every version of one artifact",
-             "List every commit that changed PATH's tracked content: commit, date, author,\n"
-             "subject, md5, size. Reads git objects only.")
+
+def _log(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", metavar="PATH")
     p.add_argument("rev", nargs="?", metavar="REV", help="start from this commit (default HEAD)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
-    for kind, what in (("params", "parameters (YAML / JSON / TOML), old -> new"),
-                       ("metrics", "numeric metrics with absolute and relative change")):
-        p = _cmd(sub, kind, f"params_metrics:run_{kind}", f"compare {what}")
+
+def _compare(kind: str) -> Callable[[argparse.ArgumentParser], None]:
+    def add(p: argparse.ArgumentParser) -> None:
+        import argparse
+
         ksub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
         d = ksub.add_parser("diff", help=f"compare {kind} between two commits (default HEAD vs working tree)",
                             formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -191,52 +146,145 @@ def build_parser() -> argparse.ArgumentParser:
         fmt = d.add_mutually_exclusive_group()
         fmt.add_argument("--json", action="store_true", help="JSON for scripts")
         fmt.add_argument("--md", action="store_true", help="a Markdown table (for a pull-request comment)")
-        d.add_argument("--targets", nargs="+", metavar="FILE", help=f"files to compare instead of the configured {kind} files")
+        d.add_argument("--targets", nargs="+", metavar="FILE",
+                       help=f"files to compare instead of the configured {kind} files")
+    return add
 
-    p = _cmd(sub, "import-dvc", "import_dvc:run_import_dvc", "convert a DVC project in place",
-             "Turn every .dvc-tracked file (and every file of a tracked directory) into an\n"
-             "mlv-tracked file, remove the .dvc files and DVC's .gitignore entries, add track\n"
-             "patterns, and turn DVC's remotes into mlv remotes. Objects DVC 2.x named by the md5\n"
-             "of LF-normalised text are re-hashed and stored under their raw md5.")
+
+def _import_dvc(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
     p.add_argument("--no-push", action="store_true", help="do not upload re-hashed objects to the remote")
 
-    p = _cmd(sub, "fsck", "maintenance:run_fsck", "verify every object's md5 (cache, or a remote)",
-             "Re-hash every object in the local cache (or in REMOTE with --remote); corrupt ones\n"
-             "are reported and moved to quarantine, never deleted.")
-    p.add_argument("--remote", metavar="REMOTE", nargs="?", const="", help="check this remote (default remote if no name)")
+
+def _fsck(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--remote", metavar="REMOTE", nargs="?", const="",
+                   help="check this remote (default remote if no name)")
     _jobs(p)
 
-    p = _cmd(sub, "prune", "maintenance:run_prune", "drop cached objects no ref needs and the remote holds",
-             "Delete cached objects that no local branch, tag, HEAD, index or recent reflog entry\n"
-             "references and that the default remote verifiably holds. Never the only copy.")
+
+def _prune(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true", help="list what would be deleted")
-    p.add_argument("--recent", type=int, default=14, metavar="DAYS", help="keep objects of reflog entries this recent (default 14)")
+    p.add_argument("--recent", type=int, default=14, metavar="DAYS",
+                   help="keep objects of reflog entries this recent (default 14)")
 
-    p = _cmd(sub, "version", "misc:run_version", "print the version")
-    p = _cmd(sub, "demo", "demo:run_demo", "run the quick-start workflow in a temp dir, step by step")
-    p.add_argument("--keep", action="store_true", help="keep the temp dir and print its path")
 
-    p = _cmd(sub, "manpage", "misc:run_manpage", "print the git-mlv(1) man page (roff)")
+def _one_file(p: argparse.ArgumentParser, skip: bool, required: bool) -> None:
+    if skip:
+        p.add_argument("--skip", action="store_true", help="leave the pointer")
+    p.add_argument("file", nargs=None if required else "?", metavar="FILE")
 
-    p = _cmd(sub, "filter-process", "filter_cmds:run_filter_process",
-             "git's long-running filter (called by git)")
-    p.add_argument("--skip", action="store_true", help="smudge leaves pointers (install --skip-smudge)")
-    p = _cmd(sub, "clean", "filter_cmds:run_clean", "one-file clean filter (called by git)")
-    p.add_argument("file", nargs="?", metavar="FILE")
-    p = _cmd(sub, "smudge", "filter_cmds:run_smudge", "one-file smudge filter (called by git)")
-    p.add_argument("--skip", action="store_true", help="leave the pointer")
-    p.add_argument("file", nargs="?", metavar="FILE")
-    p = _cmd(sub, "textconv", "filter_cmds:run_textconv", "one-line summary of a version (git diff driver)")
-    p.add_argument("file", metavar="FILE")
-    p = _cmd(sub, "merge-driver", "filter_cmds:run_merge_driver", "merge driver for pointers (called by git)")
+
+def _merge_driver(p: argparse.ArgumentParser) -> None:
     for name in ("base", "ours", "theirs", "path"):
         p.add_argument(name)
 
-    p = _cmd(sub, "hook", "hook:run_hook", "run a git hook's git-mlv part (called by the hook shims)")
+
+def _hook(p: argparse.ArgumentParser) -> None:
+    import argparse
+
+    from gitext.hooks import HOOK_NAMES
+
     p.add_argument("name", choices=HOOK_NAMES)
     p.add_argument("--chain", metavar="HOOK", help="the shim's path; its NAME.mlv-legacy runs first")
     p.add_argument("hook_args", nargs=argparse.REMAINDER, metavar="ARG", help="the arguments git gave the hook")
+
+
+def _none(p: argparse.ArgumentParser) -> None:
+    pass
+
+
+# (name, module:function, help, description or None, arguments)
+COMMANDS: list[tuple[str, str, str, str | None, Callable[[argparse.ArgumentParser], None]]] = [
+    ("install", "install:run_install", "set up the filters and hooks",
+     "Configure git's mlv filter (clean/smudge/process, required=true), the diff and\n"
+     "merge drivers, and install the hooks (pre-commit, post-checkout, post-merge,\n"
+     "pre-push) into this repository's hooks dir (core.hooksPath respected). Existing\n"
+     "hooks are kept as NAME.mlv-legacy and still run. Running it twice changes nothing.", _install),
+    ("uninstall", "install:run_uninstall", "remove the filters and hooks",
+     "Remove git-mlv's filter, diff and merge config from the chosen scope and, inside\n"
+     "a repository, its hooks (a chained hook is put back). Cache and data stay.",
+     lambda p: _scope(p, "remove the config from")),
+    ("track", "track:run_track", "track files matching a pattern (edits .gitattributes)",
+     "Add 'PATTERN filter=mlv diff=mlv merge=mlv -text' to .gitattributes. With no\n"
+     "pattern, list the tracked patterns. Files already committed that match are\n"
+     "converted by 'git add --renormalize PATH'.",
+     lambda p: p.add_argument("patterns", nargs="*", metavar="PATTERN", help="gitattributes pattern, e.g. 'data/*.csv'")),
+    ("untrack", "track:run_untrack", "stop tracking a pattern (edits .gitattributes)", None,
+     lambda p: p.add_argument("patterns", nargs="+", metavar="PATTERN")),
+    ("remote", "remote:run_remote", "manage blob stores (stored in .mlvconfig)",
+     "Remotes live in .mlvconfig (committed, git-config syntax); --local settings and\n"
+     "secrets live in .git/config under mlv.remote.NAME.*.", _remote),
+    ("push", "push:run_push", "upload objects the remote lacks",
+     "Upload every object referenced by the given commits and their history (default:\n"
+     "HEAD) that the remote does not have, or holds with the wrong size or a damaged\n"
+     "copy. The first argument is taken as a remote name if one is configured under that name.",
+     _refs("every local branch and tag")),
+    ("fetch", "fetch:run_fetch", "download objects into the cache (working tree untouched)",
+     "Download the objects of the given commits' trees (default: HEAD) into the\n"
+     "local cache. --all fetches every object in the history of all branches and tags.",
+     _refs("every object in the history of all branches and tags")),
+    ("pull", "pull:run_pull", "fetch, then write tracked files into the working tree",
+     "fetch + checkout: download the objects of the checked-out files, then write every\n"
+     "tracked file that is missing or still holds pointer text. Files you changed are\n"
+     "never overwritten. git's index is refreshed so 'git status' stays clean.", _pull),
+    ("checkout", "checkout:run_checkout", "write tracked files from the local cache",
+     "Write tracked files that are missing or hold pointer text, from the local cache\n"
+     "only (no download). PATH limits it to files at or under those paths.", _checkout),
+    ("status", "status:run_status", "tracked files modified, staged, not yet pushed", None, _none),
+    ("ls-files", "ls_files:run_ls_files", "list tracked files at a commit (default HEAD)",
+     "List tracked files: short md5, '*' if the object is in the local cache ('-'\n"
+     "if not), path. --long adds the full md5 and size.", _ls_files),
+    ("diff", "diff:run_diff", "tracked artifacts added / modified / deleted / renamed",
+     "Compare the tracked artifacts of two commits (default: HEAD vs the working tree),\n"
+     "with sizes and short md5s. Reads git objects only; nothing is checked out.", _diff),
+    ("log", "log:run_log", "every version of one artifact",
+     "List every commit that changed PATH's tracked content: commit, date, author,\n"
+     "subject, md5, size. Reads git objects only.", _log),
+    ("params", "params_metrics:run_params", "compare parameters (YAML / JSON / TOML), old -> new", None,
+     _compare("params")),
+    ("metrics", "params_metrics:run_metrics", "compare numeric metrics with absolute and relative change", None,
+     _compare("metrics")),
+    ("import-dvc", "import_dvc:run_import_dvc", "convert a DVC project in place",
+     "Turn every .dvc-tracked file (and every file of a tracked directory) into an\n"
+     "mlv-tracked file, remove the .dvc files and DVC's .gitignore entries, add track\n"
+     "patterns, and turn DVC's remotes into mlv remotes. Objects DVC 2.x named by the md5\n"
+     "of LF-normalised text are re-hashed and stored under their raw md5.", _import_dvc),
+    ("fsck", "fsck:run_fsck", "verify every object's md5 (cache, or a remote)",
+     "Re-hash every object in the local cache (or in REMOTE with --remote); corrupt ones\n"
+     "are reported and moved to quarantine, never deleted.", _fsck),
+    ("prune", "prune:run_prune", "drop cached objects no ref needs and the remote holds",
+     "Delete cached objects that no local branch, tag, HEAD, index or recent reflog entry\n"
+     "references and that the default remote verifiably holds. Never the only copy.", _prune),
+    ("version", "version:run_version", "print the version", None, _none),
+    ("demo", "demo:run_demo", "run the quick-start workflow in a temp dir, step by step", None,
+     lambda p: p.add_argument("--keep", action="store_true", help="keep the temp dir and print its path")),
+    ("manpage", "gitext.manpage:run_manpage", "print the git-mlv(1) man page (roff)", None, _none),
+    ("filter-process", "filter:run_filter_process", "git's long-running filter (called by git)", None,
+     lambda p: p.add_argument("--skip", action="store_true", help="smudge leaves pointers (install --skip-smudge)")),
+    ("clean", "filter:run_clean", "one-file clean filter (called by git)", None,
+     lambda p: _one_file(p, skip=False, required=False)),
+    ("smudge", "filter:run_smudge", "one-file smudge filter (called by git)", None,
+     lambda p: _one_file(p, skip=True, required=False)),
+    ("textconv", "textconv:run_textconv", "one-line summary of a version (git diff driver)", None,
+     lambda p: _one_file(p, skip=False, required=True)),
+    ("merge-driver", "merge_driver:run_merge_driver", "merge driver for pointers (called by git)", None,
+     _merge_driver),
+    ("hook", "hook:run_hook", "run a git hook's git-mlv part (called by the hook shims)", None, _hook),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
+    parser = _parser_class()(prog="git mlv", description=DESCRIPTION, epilog=EPILOG,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"git-mlv {__version__}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for name, target, help, description, arguments in COMMANDS:
+        p = sub.add_parser(name, help=help, description=description or help,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.set_defaults(target=target)
+        arguments(p)
     return parser
 
 
@@ -260,14 +308,14 @@ def _fast_args(argv: list[str]) -> SimpleNamespace | None:
     whole parser (tens of ms). Anything unusual goes through the full parser."""
     if not argv:
         return None
-    if argv[0] == "hook" and len(argv) >= 4 and argv[1] == "--chain" and argv[3] in HOOK_NAMES:
-        return SimpleNamespace(target="hook:run_hook", chain=argv[2], name=argv[3], hook_args=argv[4:])
+    if argv[0] == "hook" and len(argv) >= 4 and argv[1] == "--chain":
+        from gitext.hooks import HOOK_NAMES
+
+        if argv[3] in HOOK_NAMES:
+            return SimpleNamespace(target="hook:run_hook", chain=argv[2], name=argv[3], hook_args=argv[4:])
     if argv[0] == "filter-process" and set(argv[1:]) <= {"--skip"}:
-        return SimpleNamespace(target="filter_cmds:run_filter_process", skip=bool(argv[1:]))
+        return SimpleNamespace(target="filter:run_filter_process", skip=bool(argv[1:]))
     return None
-
-
-HOOK_NAMES = ("pre-commit", "post-checkout", "post-merge", "pre-push")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -281,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     module_name, func_name = args.target.split(":")
     try:
-        module = importlib.import_module(f"gitext.commands.{module_name}")
+        module = importlib.import_module(module_name if "." in module_name else f"gitext.commands.{module_name}")
         return int(getattr(module, func_name)(args) or 0)
     except MlvError as exc:
         print(f"error: {exc.message}", file=sys.stderr)

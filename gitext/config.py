@@ -1,5 +1,6 @@
 """Settings: .mlvconfig (shared, committed) under .git/config's mlv.* (local,
-secrets) under the environment. One frozen Config per command."""
+secrets) under the environment. One frozen Config per command; writes go
+through ConfigWriter."""
 from __future__ import annotations
 
 import os
@@ -7,61 +8,26 @@ import re
 import sys
 from dataclasses import dataclass, field
 
-from gitext.errors import ConfigError, UsageError
-from gitext.git import Repo, run_git
+from gitext.errors import ConfigError, GitError, UsageError
+from gitext.git import config as gitconfig
+from gitext.git.repo import Repo
+from gitext.options import SECRET_KEYS, parse_bool, parse_choice, parse_count, parse_size, remote_option
 
 MLVCONFIG = ".mlvconfig"
-SECRET_KEYS = frozenset({"access_key_id", "secret_access_key", "session_token"})
-# Remote options as users and DVC name them. git config names allow no '_', so each
-# is stored without underscores (access_key_id -> accesskeyid, as DVC's endpointurl).
-REMOTE_OPTIONS = ("url", "endpointurl", "region", "profile", "jobs", "layout", "multipart_threshold",
-                  "multipart_chunksize", "verify_ssl", "access_key_id", "secret_access_key", "session_token",
-                  "exists_check", "addressing_style")
-_FROM_GIT_KEY = {name.replace("_", ""): name for name in REMOTE_OPTIONS}
-
-
-def option_git_key(name: str) -> str | None:
-    """The git-config spelling of a remote option given as access_key_id, access-key-id
-    or accesskeyid; None when there is no such option."""
-    key = name.lower().replace("_", "").replace("-", "")
-    return key if key in _FROM_GIT_KEY else None
-
-
-def option_name(git_key: str) -> str:
-    return _FROM_GIT_KEY.get(git_key, git_key)
 REMOTE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-
+S3_URL = re.compile(r"s3://([a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])(/[^\s]*)?")
 DEFAULT_LARGE_FILE_SIZE = 64 * 1024 * 1024
-
-_SIZE_UNITS = {"": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024**2, "mb": 1024**2,
-               "mib": 1024**2, "g": 1024**3, "gb": 1024**3, "gib": 1024**3}
-
-
-def parse_config_list(raw: bytes) -> dict[str, str]:
-    """``git config -z --list`` output as {key: last value}; section and key lower-case,
-    subsection as written."""
-    values: dict[str, str] = {}
-    for item in raw.split(b"\0"):
-        if not item:
-            continue
-        key, _, value = item.decode("utf-8", "surrogateescape").partition("\n")
-        values[key] = value
-    return values
-
-
-def read_git_config(repo: Repo) -> dict[str, str]:
-    return parse_config_list(repo.git(["config", "-z", "--list"], check=False))
+LINKTYPES = ("auto", "reflink", "copy")
 
 
 def read_mlvconfig(path: str) -> dict[str, str]:
     if not os.path.isfile(path):
         return {}
     try:
-        raw = run_git(["config", "-z", "--list", "--file", path])
-    except Exception as exc:  # noqa: BLE001 - a broken file must say so, in one line
-        raise ConfigError(f"cannot read {path}: {getattr(exc, 'message', exc)}",
+        return gitconfig.read_all(gitconfig.Target(file=path), check=True)
+    except GitError as exc:  # a broken file must say so, in one line
+        raise ConfigError(f"cannot read {path}: {exc.message}",
                           f"fix the syntax (see 'git config -f {MLVCONFIG} --list')") from None
-    return parse_config_list(raw)
 
 
 def split_key(key: str) -> tuple[str, str, str]:
@@ -74,8 +40,20 @@ def split_key(key: str) -> tuple[str, str, str]:
 def validate_remote_name(name: str) -> str:
     if not REMOTE_NAME.fullmatch(name or ""):
         raise UsageError(f"invalid remote name '{name}'",
-                          "use letters, digits, '.', '_' or '-' (at most 64), starting with a letter or digit")
+                         "use letters, digits, '.', '_' or '-' (at most 64), starting with a letter or digit")
     return name
+
+
+def validate_url(url: str) -> str:
+    if not url or "\n" in url:
+        raise UsageError("the remote URL is empty", "give a local path, file:///path or s3://bucket/prefix")
+    if url.startswith("s3://"):
+        if not S3_URL.fullmatch(url):
+            raise UsageError(f"'{url}' is not a valid S3 URL",
+                             "use s3://bucket or s3://bucket/prefix (bucket: 3-63 lower-case letters, digits, '.', '-')")
+    elif "://" in url and not url.startswith("file://"):
+        raise UsageError(f"unsupported remote URL '{url}'", "use a local path, file:///path or s3://bucket/prefix")
+    return url
 
 
 @dataclass(frozen=True)
@@ -113,14 +91,13 @@ class Config:
         return self.settings.get(key.lower(), default)
 
     def get_bool(self, key: str, default: bool = False) -> bool:
-        value = self.get(key)
-        if value is None or value == "":
-            return default
-        if value.lower() in ("1", "true", "yes", "on"):
-            return True
-        if value.lower() in ("0", "false", "no", "off"):
-            return False
-        raise ConfigError(f"{key} must be a boolean, not '{value}'", f"git config {key} true|false")
+        return parse_bool(self.get(key), default, key, f"git config {key} true|false")
+
+    def get_int(self, key: str, default: int) -> int:
+        return parse_count(self.get(key), default, key, f"git config {key} 8")
+
+    def get_size(self, key: str, default: int) -> int:
+        return parse_size(self.get(key), default, key, f"git config {key} 64MiB")
 
     def large_file_size(self) -> int:
         """Objects this large or larger never pass through git's memory (mlv.largefilesize)."""
@@ -129,37 +106,25 @@ class Config:
     def linktype(self) -> str:
         """How the working tree gets bytes from the cache: auto (reflink, else copy),
         reflink (required), copy."""
-        value = (self.get("mlv.linktype") or "auto").lower()
-        if value not in ("auto", "reflink", "copy"):
-            raise ConfigError(f"mlv.linktype must be auto, reflink or copy, not '{value}'",
-                              "git config mlv.linktype auto")
-        return value
+        return parse_choice(self.get("mlv.linktype"), LINKTYPES, "mlv.linktype", "git config mlv.linktype auto") \
+            or "auto"
 
-    def get_int(self, key: str, default: int) -> int:
-        value = self.get(key)
-        if value is None or value == "":
-            return default
-        try:
-            number = int(value)
-        except ValueError:
-            raise ConfigError(f"{key} must be an integer, not '{value}'", f"git config {key} 8") from None
-        if number < 1:
-            raise ConfigError(f"{key} must be at least 1, not {number}", f"git config {key} 8")
-        return number
-
-    def get_size(self, key: str, default: int) -> int:
-        value = self.get(key)
-        if value is None or value == "":
-            return default
-        match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", value)
-        if not match or match.group(2).lower() not in _SIZE_UNITS:
-            raise ConfigError(f"{key} must be a size such as 64MiB, not '{value}'", f"git config {key} 64MiB")
-        return int(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
+    def jobs(self, store_name: str, default: int, requested: int | None = None) -> int:
+        """Parallel transfers: --jobs, else the remote's 'jobs' option, else mlv.jobs, else ``default``."""
+        if requested is not None:
+            if requested < 1:
+                raise UsageError("--jobs must be at least 1")
+            return requested
+        spec = self.remotes.get(store_name)
+        if spec is not None and spec.options.get("jobs"):
+            return parse_count(spec.options["jobs"], default, f"remote '{store_name}' jobs",
+                               f"git mlv remote modify {store_name} jobs 8")
+        return self.get_int("mlv.jobs", default)
 
 
 def load_config(repo: Repo) -> Config:
     shared = read_mlvconfig(os.path.join(repo.root, MLVCONFIG)) if repo.root else {}
-    settings = read_git_config(repo)
+    settings = gitconfig.read_all(cwd=repo.cwd)
     remotes: dict[str, dict[str, str]] = {}
     for source, prefix in ((shared, "remote."), (settings, "mlv.remote.")):
         for key, value in source.items():
@@ -168,7 +133,7 @@ def load_config(repo: Repo) -> Config:
             _section, name, option = split_key(key.removeprefix("mlv." if prefix.startswith("mlv.") else ""))
             if not name:
                 continue
-            option = option_name(option)
+            option = remote_option(option) or option
             if source is shared and option in SECRET_KEYS:
                 print(f"warning: ignoring {key} in {MLVCONFIG}: secrets belong in .git/config "
                       f"(git mlv remote modify --local {name} {option} ...)", file=sys.stderr)
@@ -181,3 +146,40 @@ def load_config(repo: Repo) -> Config:
             specs[name] = RemoteSpec(name, url, options)
     default = settings.get("mlv.core.remote") or shared.get("core.remote") or None
     return Config(remotes=specs, default_remote=default, settings=settings)
+
+
+class ConfigWriter:
+    """Writes .mlvconfig (shared) or .git/config under mlv.* (``local``)."""
+
+    def __init__(self, repo: Repo, local: bool) -> None:
+        self.repo = repo
+        self.local = local
+        root = repo.require_worktree()
+        self.target = gitconfig.Target(scope="local") if local else gitconfig.Target(file=os.path.join(root, MLVCONFIG))
+
+    def key(self, key: str) -> str:
+        return f"mlv.{key}" if self.local else key
+
+    def set(self, key: str, value: str) -> None:
+        gitconfig.set_value(self.key(key), value, self.target, cwd=self.repo.cwd)
+
+    def unset(self, key: str) -> None:
+        gitconfig.unset(self.key(key), self.target, cwd=self.repo.cwd)
+
+    def remove_section(self, section: str) -> None:
+        gitconfig.remove_section(self.key(section), self.target, cwd=self.repo.cwd)
+
+
+def configured_files(repo: Repo, kind: str, default: list[str]) -> list[str]:
+    """``mlv.core.<kind>`` from git config, else ``core.<kind>`` from .mlvconfig (each
+    multi-valued), else ``default``."""
+    key = f"core.{kind}"
+    values = gitconfig.get_all(f"mlv.{key}", cwd=repo.cwd)
+    if not values and repo.root:
+        path = os.path.join(repo.root, MLVCONFIG)
+        if os.path.isfile(path):
+            values = gitconfig.get_all(key, gitconfig.Target(file=path), cwd=repo.cwd)
+            if not values:
+                read_mlvconfig(path)  # a broken file says so instead of silently meaning 'default'
+    files = [v.strip().strip("/") for v in values if v.strip()]
+    return list(dict.fromkeys(files)) or default

@@ -28,18 +28,22 @@ class ConfigError(MlvError):
 
 
 class ObjectMissing(MlvError):
-    def __init__(self, oid: str, where: str, hint: str | None = None) -> None:
-        super().__init__(f"object {oid} is missing from {where}", hint)
+    def __init__(self, oid: str, where: str, hint: str | None = None, message: str | None = None) -> None:
+        super().__init__(message or f"object {oid} is missing from {where}", hint)
         self.oid = oid
 
 
 class CorruptObject(MlvError):
-    """Bytes whose md5 is not the name they were stored or asked for under."""
+    """Bytes whose md5 (or size) is not what they were stored or asked for under.
+    ``moved_to`` says where the bad copy was quarantined, if it was."""
 
-    def __init__(self, expected: str, got: str, where: str, hint: str | None = None) -> None:
-        super().__init__(f"object {expected} in {where} is corrupt (its bytes hash to {got})", hint)
+    def __init__(self, expected: str, got: str, where: str, hint: str | None = None,
+                 moved_to: str | None = None, detail: str | None = None) -> None:
+        self.detail = detail or f"its bytes hash to {got}"
+        super().__init__(f"object {expected} in {where} is corrupt ({self.detail})", hint)
         self.expected = expected
         self.got = got
+        self.moved_to = moved_to
 
 
 class RemoteError(MlvError):
@@ -48,3 +52,17 @@ class RemoteError(MlvError):
 
 class ProtocolError(MlvError):
     """git spoke (or we would speak) something that is not the filter protocol."""
+
+
+class GitError(MlvError):
+    """A git command failed: which one, its exit code and what it said."""
+
+    def __init__(self, cmd: list[str], code: int, stderr: str) -> None:
+        lines = stderr.strip().splitlines()
+        text = lines[-1] if lines else f"exit code {code}"
+        for prefix in ("fatal: ", "error: "):
+            text = text.removeprefix(prefix)
+        super().__init__(f"git {cmd[0] if cmd else ''} failed: {text}")
+        self.cmd = cmd
+        self.code = code
+        self.stderr = stderr

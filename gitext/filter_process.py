@@ -6,18 +6,18 @@ goes on; only a protocol violation ends the process.
 """
 from __future__ import annotations
 
-import hashlib
 import sys
 import tempfile
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
-from gitext.cache import seal
 from gitext.errors import MlvError, ProtocolError
 from gitext.filters import SMALL_VERIFY, FilterContext
 from gitext.pktline import MAX_DATA, PktReader, PktWriter
 from gitext.pointer import MAX_POINTER_SIZE, Pointer, parse_pointer
+from gitext.store.reader import ObjectReader
 
 CAPABILITIES = ("clean", "smudge", "delay")
 
@@ -45,7 +45,7 @@ class Content:
 @dataclass
 class Delayed:
     pointer: Pointer
-    future: "Future[None]"
+    future: Future[None]
     reported: bool = False
 
 
@@ -184,7 +184,7 @@ class FilterProcess:
             if self.ctx.cache.has(pointer.oid):
                 self._send_object(path, pointer)
                 return
-            why = self._remote_unusable()
+            why = self.ctx.remote_unusable()
             if why is not None:
                 self.ctx.note_left_as_pointer(path, why)
                 self._reply(pointer.encode())
@@ -209,14 +209,6 @@ class FilterProcess:
         self.writer.write_flush()
         self.writer.flush()
 
-    def _remote_unusable(self) -> str | None:
-        """Why objects cannot be fetched (no remote, unreadable remote), or None."""
-        try:
-            self.ctx.store()
-        except MlvError as exc:
-            return exc.message
-        return None
-
     def _fetch_now(self, path: str, pointer: Pointer) -> None:
         try:
             self.ctx.fetch(pointer)
@@ -226,7 +218,7 @@ class FilterProcess:
             return
         self._send_object(path, pointer)
 
-    def _download(self, pointer: Pointer) -> "Future[None]":
+    def _download(self, pointer: Pointer) -> Future[None]:
         future = self._downloads.get(pointer.oid)
         if future is None:
             if self._pool is None:
@@ -252,48 +244,37 @@ class FilterProcess:
             self._fail(path, err)
 
     def _send_object(self, path: str, pointer: Pointer) -> None:
-        """Stream a cached object to git, verified. Objects at or above the
-        large-file threshold stay pointer text for the hooks to write."""
-        self.ctx.known.note(path, pointer)
-        if pointer.size >= self.ctx.large_threshold():
-            self.ctx.defer_large(path, pointer)
+        """Stream a cached object to git through its verified reader. Objects at or
+        above the large-file threshold stay pointer text for the hooks to write."""
+        reader = self.ctx.open_for_git(path, pointer)
+        if reader is None:
             self._reply(pointer.encode())
             return
         if pointer.size <= SMALL_VERIFY:
-            data = self.ctx.read_verified_small(pointer)
-            if data is None:
-                self.ctx.note_left_as_pointer(path, f"object {pointer.oid} in the cache was corrupt")
-                self._reply(pointer.encode())
-            else:
-                self._reply(data)
+            data = self.ctx.small_content(path, reader)
+            self._reply(pointer.encode() if data is None else data)
             return
-        digest = None if self.ctx.cache.is_sealed(pointer) else hashlib.md5()
-        sent = 0
-        with self.ctx.cache.open(pointer.oid) as f:
-            self.writer.write_list(["status=success"])
-            try:
-                while True:
-                    data = f.read(MAX_DATA)
-                    if not data:
-                        break
-                    if digest is not None:
-                        digest.update(data)
-                    sent += len(data)
-                    self.writer.write_packet(data)
-            except OSError as exc:
-                self.writer.write_flush()
-                self._fail(path, exc)
-                return
-        self.writer.write_flush()
-        if sent != pointer.size or (digest is not None and digest.hexdigest() != pointer.oid):
-            where = self.ctx.cache.quarantine(pointer.oid)
-            print(f"error: git-mlv: {path}: object {pointer.oid} in the cache is corrupt; moved to {where}",
-                  file=sys.stderr)
-            self.writer.write_list(["status=error"])
-        else:
-            if digest is not None:
-                seal(self.ctx.cache.path(pointer.oid))
+        with reader:
+            self._stream(path, reader)
+
+    def _stream(self, path: str, reader: ObjectReader) -> None:
+        """Content packets from ``reader``; a read error or a failed check (raised
+        before the last bytes are sent) ends the content and answers status=error."""
+        buf = bytearray(MAX_DATA)
+        view = memoryview(buf)
+        self.writer.write_list(["status=success"])
+        try:
+            while True:
+                n = reader.readinto(buf)
+                if not n:
+                    break
+                self.writer.write_packet(view[:n])
+        except (MlvError, OSError) as exc:
             self.writer.write_flush()
+            self._fail(path, exc)
+            return
+        self.writer.write_flush()
+        self.writer.write_flush()
         self.writer.flush()
 
     # ------------------------------------------------------------------ delay

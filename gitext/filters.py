@@ -1,21 +1,21 @@
-"""Clean and smudge: what happens to one file's bytes, independent of how
-git hands them over (long-running protocol or one process per file)."""
+"""Clean and smudge: what happens to one file's bytes, independent of how git
+hands them over (long-running protocol or one process per file)."""
 from __future__ import annotations
 
 import os
 import sys
-from typing import BinaryIO, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
-from gitext.cache import CHUNK, Cache, Ingest, seal
-from gitext.config import Config, load_config
+from gitext.context import Context
 from gitext.errors import MlvError
-from gitext.git import Repo, TrackedEntry
-from gitext.pointer import MAX_POINTER_SIZE, Pointer, parse_pointer
-from gitext.remotes import BlobStore, open_store
+from gitext.git.repo import Repo
+from gitext.git.scanner import TrackedEntry
 from gitext.pending import add_pending
+from gitext.pointer import MAX_POINTER_SIZE, Pointer, parse_pointer
+from gitext.store.reader import CHUNK, ObjectReader
 from gitext.workdir import KnownFiles
 
-SMALL_VERIFY = 4 * 1024 * 1024
+SMALL_VERIFY = 4 * 1024 * 1024  # objects up to this size are read whole (and verified) before git gets them
 
 
 class FilterContext:
@@ -23,21 +23,18 @@ class FilterContext:
 
     def __init__(self, repo: Repo, skip_smudge: bool = False) -> None:
         self.repo = repo
-        self.cache = Cache(repo.cache_dir)
+        self.context = Context(repo)
+        self.cache = self.context.cache
         self.known = KnownFiles(repo)
         self.skip_smudge = skip_smudge or os.environ.get("MLV_SKIP_SMUDGE", "") not in ("", "0")
-        self._config: Config | None = None
-        self._store: BlobStore | None = None
         self._store_error: MlvError | None = None
         self._large: int | None = None
         self.counts = {"clean": 0, "smudge": 0, "fetched": 0, "compared": 0, "hashed": 0}
         self.left_as_pointer: list[tuple[str, str]] = []   # (path, why)
 
     @property
-    def config(self) -> Config:
-        if self._config is None:
-            self._config = load_config(self.repo)
-        return self._config
+    def config(self):  # type: ignore[no-untyped-def]
+        return self.context.config
 
     def large_threshold(self) -> int:
         """mlv.largefilesize, read once per process (it is asked for every smudge)."""
@@ -45,18 +42,24 @@ class FilterContext:
             self._large = self.config.large_file_size()
         return self._large
 
-    def store(self) -> BlobStore:
+    def store(self):  # type: ignore[no-untyped-def]
         """The default remote, or the MlvError saying why there is none (remembered)."""
-        if self._store is None and self._store_error is None:
+        if self._store_error is None:
             try:
-                self._store = open_store(self.config.remote(), self.repo.main_root)
-                self._store.check_readable()
+                store = self.context.store()
+                store.check_readable()
+                return store
             except MlvError as exc:
                 self._store_error = exc
-        if self._store_error is not None:
-            raise self._store_error
-        assert self._store is not None
-        return self._store
+        raise self._store_error
+
+    def remote_unusable(self) -> str | None:
+        """Why objects cannot be fetched (no remote, unreadable remote), or None."""
+        try:
+            self.store()
+        except MlvError as exc:
+            return exc.message
+        return None
 
     # ------------------------------------------------------------------ clean
 
@@ -81,11 +84,13 @@ class FilterContext:
 
     def _clean_stream(self, path: str, head: bytes, rest: Iterator[bytes | memoryview]) -> Pointer:
         candidate = self.known.candidate(path)
-        if candidate is not None and self.cache.has(candidate.oid):
+        obj = self._open_candidate(candidate) if candidate is not None else None
+        if obj is not None:
             self.counts["compared"] += 1
-            return self._compare(candidate, head, rest, path)
+            with obj:
+                return self._compare(obj, head, rest, path)
         self.counts["hashed"] += 1
-        ingest = Ingest(self.cache, label=path)
+        ingest = self.cache.ingest(label=path)
         try:
             ingest.write(head)
             for chunk in rest:
@@ -95,39 +100,54 @@ class FilterContext:
             raise
         return ingest.finish()
 
-    def _compare(self, candidate: Pointer, head: bytes, rest: Iterator[bytes | memoryview],
-                 path: str = "") -> Pointer:
-        """Compare the stream with a cached object; on the first difference fall
+    def _open_candidate(self, candidate: Pointer) -> ObjectReader | None:
+        """The cached object the file probably holds, proved intact (hashed now if it
+        is not sealed); None when it is not there or damaged (then quarantined)."""
+        if not self.cache.has(candidate.oid):
+            return None
+        try:
+            obj = self.cache.open(candidate.oid, candidate.size)
+        except MlvError:
+            return None
+        try:
+            obj.ensure_verified()
+        except MlvError:
+            obj.close()
+            return None
+        return obj
+
+    def _compare(self, obj: ObjectReader, head: bytes, rest: Iterator[bytes | memoryview], path: str) -> Pointer:
+        """Compare the stream with an intact cached object; on the first difference fall
         back to hashing (the equal prefix is re-read from the object)."""
-        with self.cache.open(candidate.oid) as obj:
-            pos = 0
-            chunk: bytes = head
-            pending: Iterator[bytes | memoryview] = rest
-            while True:
-                if obj.read(len(chunk)) != chunk:
-                    break
-                pos += len(chunk)
-                nxt = next(pending, None)
-                if nxt is None:
-                    if pos == candidate.size and not obj.read(1):
-                        return candidate
-                    chunk = b""
-                    break
-                chunk = bytes(nxt)
-            ingest = Ingest(self.cache, label=path)
-            try:
-                obj.seek(0)
-                left = pos
-                while left:
-                    data = obj.read(min(CHUNK, left))
-                    ingest.write(data)
-                    left -= len(data)
-                ingest.write(chunk)
-                for more in pending:
-                    ingest.write(more)
-            except BaseException:
-                ingest.abort()
-                raise
+        candidate = Pointer(obj.oid, obj.size)  # type: ignore[arg-type]
+        pos = 0
+        chunk: bytes = head
+        pending: Iterator[bytes | memoryview] = rest
+        while True:
+            if obj.read(len(chunk)) != chunk:
+                break
+            pos += len(chunk)
+            nxt = next(pending, None)
+            if nxt is None:
+                if pos == candidate.size and not obj.read(1):
+                    return candidate
+                chunk = b""
+                break
+            chunk = bytes(nxt)
+        ingest = self.cache.ingest(label=path)
+        try:
+            obj.seek(0)
+            left = pos
+            while left:
+                data = obj.read(min(CHUNK, left))
+                ingest.write(data)
+                left -= len(data)
+            ingest.write(chunk)
+            for more in pending:
+                ingest.write(more)
+        except BaseException:
+            ingest.abort()
+            raise
         self.counts["hashed"] += 1
         return ingest.finish()
 
@@ -135,39 +155,42 @@ class FilterContext:
 
     def fetch(self, pointer: Pointer) -> None:
         """Download one object into the cache (verified), as push/pull do."""
-        from gitext.transfer import fetch_one
+        from gitext.store.transfer import copy_object
 
-        fetch_one(self.cache, self.store(), pointer)
+        copy_object(self.store(), self.cache, pointer)
         self.counts["fetched"] += 1
 
     def note_left_as_pointer(self, path: str, why: str) -> None:
         self.left_as_pointer.append((path, why))
 
-    def defer_large(self, path: str, pointer: Pointer, mode: int = 0o100644) -> None:
-        """Leave a large file as pointer text for the post-checkout hook to write."""
-        add_pending(self.repo, TrackedEntry(path, pointer, mode))
+    def open_for_git(self, path: str, pointer: Pointer) -> ObjectReader | None:
+        """The verified stream git gets for ``path`` (its object is cached), or None when
+        git gets the pointer text instead: an object of mlv.largefilesize or more
+        (the post-checkout hook writes it, so it never passes through git's memory),
+        or one that cannot be read (noted, with why)."""
+        self.known.note(path, pointer)
+        if pointer.size >= self.large_threshold():
+            add_pending(self.repo, TrackedEntry(path, pointer, 0o100644))
+            return None
+        try:
+            return self.cache.open(pointer.oid, pointer.size)
+        except MlvError as exc:
+            self.note_left_as_pointer(path, exc.message)
+            return None
 
-    def read_verified_small(self, pointer: Pointer) -> bytes | None:
-        """The whole object if it is intact (sealed, or hashed now), else None
-        (and it is quarantined)."""
-        import hashlib
-
-        sealed = self.cache.is_sealed(pointer)
-        with self.cache.open(pointer.oid) as f:
-            data = f.read()
-        if sealed and len(data) == pointer.size:
-            return data
-        if len(data) == pointer.size and hashlib.md5(data).hexdigest() == pointer.oid:
-            seal(self.cache.path(pointer.oid))
-            return data
-        where = self.cache.quarantine(pointer.oid)
-        print(f"warning: git-mlv: object {pointer.oid} in the cache was corrupt; moved to {where}",
-              file=sys.stderr)
-        return None
+    def small_content(self, path: str, reader: ObjectReader) -> bytes | None:
+        """A small object whole, verified; None (noted) when it is corrupt (quarantined)."""
+        try:
+            with reader:
+                return reader.read_all()
+        except MlvError as exc:
+            print(f"warning: git-mlv: {exc.message}" + (f"\nhint: {exc.hint}" if exc.hint else ""), file=sys.stderr)
+            self.note_left_as_pointer(path, f"object {reader.oid} in the cache was corrupt")
+            return None
 
     def defer_small_writes(self) -> None:
         """Long-running filter only: store small objects on a writer thread."""
-        from gitext.cache import SmallWriter
+        from gitext.store.cache import SmallWriter
 
         self.cache.writer = SmallWriter(self.cache)
 
@@ -182,6 +205,7 @@ class FilterContext:
             if late is not None:
                 print(f"error: git-mlv: {late}", file=sys.stderr)
         self.known.close()
+        self.context.close()
         if self.left_as_pointer:
             path, why = self.left_as_pointer[0]
             more = len(self.left_as_pointer) - 1
@@ -216,7 +240,3 @@ def trace(message: str) -> None:
             f.write(line)
     else:
         sys.stderr.write(line)
-
-
-def stream_file(f: BinaryIO) -> Iterator[bytes]:
-    return iter(lambda: f.read(CHUNK), b"")

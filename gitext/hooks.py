@@ -3,11 +3,7 @@ overwriting a hook that is not ours, idempotent."""
 from __future__ import annotations
 
 import os
-import shlex
-import shutil
-import subprocess
 import sys
-import sysconfig
 
 from gitext.errors import MlvError
 
@@ -27,6 +23,9 @@ def shim_dir() -> str:
 
 def mlv_executable() -> str:
     """Absolute path of the git-mlv script (skips slow PATH shims); 'git-mlv' as a fallback."""
+    import shutil
+    import sysconfig
+
     candidate = os.path.join(sysconfig.get_path("scripts"), "git-mlv")
     if os.access(candidate, os.X_OK):
         return candidate
@@ -43,10 +42,14 @@ def fast_command() -> tuple[str, str]:
 
 
 def fast_command_line() -> str:
+    import shlex
+
     return " ".join(shlex.quote(part) for part in (fast_command()[0], "-S", fast_command()[1]))
 
 
 def shim_text(name: str) -> str:
+    import shlex
+
     with open(os.path.join(shim_dir(), name), encoding="utf-8") as f:
         text = f.read()
     python, launcher = (shlex.quote(p) for p in fast_command())
@@ -118,4 +121,6 @@ def run_legacy(hook_path: str | None, args: list[str], stdin: bytes | None) -> i
     legacy = hook_path + LEGACY_SUFFIX
     if not (os.path.isfile(legacy) and os.access(legacy, os.X_OK)):
         return 0
+    import subprocess
+
     return subprocess.run([legacy, *args], input=stdin).returncode

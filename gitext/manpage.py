@@ -7,6 +7,14 @@ import argparse
 from gitext import __version__
 
 
+def run_manpage(args: argparse.Namespace) -> int:
+    """git mlv manpage: print the page (install.sh puts it where man looks)."""
+    from gitext.cli import build_parser
+
+    print(render(build_parser()), end="")
+    return 0
+
+
 def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("-", "\\-").replace("\n.", "\n\\&.").replace("\n'", "\n\\&'")
 

@@ -1,4 +1,4 @@
-"""Working-tree paths: where git mlv may write, and how paths are shown.
+"""Working-tree paths: where git mlv may write, and what a typed path names.
 
 git mlv writes files outside git (pull, checkout, the post-checkout hook). It
 refuses any path that could land outside the working tree: absolute, '..',
@@ -25,27 +25,28 @@ def unsafe_reason(root: str, rel: str) -> str | None:
     return None
 
 
-_ESCAPES = {"\a": "\\a", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\v": "\\v", "\f": "\\f", "\r": "\\r",
-            '"': '\\"', "\\": "\\\\"}
+def typed_path(root: str, path: str) -> str:
+    """A path as typed on the command line (relative to the current directory,
+    symlinked parents resolved) -> '/'-separated and relative to ``root``; '' for
+    the root itself. UsageError when it lies outside the repository."""
+    from gitext.errors import UsageError
+
+    full = os.path.abspath(path)
+    rel = os.path.relpath(os.path.realpath(os.path.dirname(full)), os.path.realpath(root))
+    rel = os.path.normpath(os.path.join(rel, os.path.basename(full)))
+    if rel == ".." or rel.startswith(".." + os.sep):
+        raise UsageError(f"'{path}' is outside the repository at {root}")
+    return "" if rel == "." else rel.replace(os.sep, "/")
 
 
-def quote_path(path: str) -> str:
-    """A path as git shows it in human-readable output: unchanged when plain, else
-    in double quotes with C escapes for control characters, '"', '\\' and bytes
-    that are not UTF-8 (held as surrogates). Readable non-ASCII stays as is, as
-    with git's core.quotePath=false. One path is always one line."""
-    if path.isprintable() and '"' not in path and "\\" not in path:
-        return path
-    out = []
-    for char in path:
-        if char in _ESCAPES:
-            out.append(_ESCAPES[char])
-        elif "\udc80" <= char <= "\udcff":
-            out.append(f"\\{ord(char) - 0xdc00:03o}")
-        elif ord(char) < 0x20 or ord(char) == 0x7f:
-            out.append(f"\\{ord(char):03o}")
-        elif not char.isprintable():
-            out.append("".join(f"\\{b:03o}" for b in char.encode("utf-8", "surrogatepass")))
-        else:
-            out.append(char)
-    return '"' + "".join(out) + '"'
+def typed_file(root: str | None, path: str) -> str:
+    """As typed_path, for a command that takes the path of one file (``root`` None:
+    a bare repository, where paths are relative to the tree's root)."""
+    from gitext.errors import UsageError
+
+    if root is None:
+        return path.strip("/")
+    rel = typed_path(root, path)
+    if not rel:
+        raise UsageError(f"'{path}' is a directory; give the path of one file")
+    return rel

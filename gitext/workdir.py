@@ -1,31 +1,36 @@
-"""Writing tracked files into the working tree from the cache, and the two
-small per-worktree records that make it cheap:
+"""Writing tracked files into the working tree from the cache, and the
+per-worktree record that makes re-cleaning them cheap:
 
 - KnownFiles: path -> the object git mlv last saw or wrote there. When git
   re-cleans a file (racy git, index refresh) the filter compares the bytes
   with that object instead of hashing them: a hint, verified byte for byte,
   never trusted on stat alone.
-- pending: files the filter left as pointer text because their object is
-  too large to pass through git's memory; the post-checkout / post-merge
-  hooks write them directly.
+- materialise: every tracked file that is missing or still holds its pointer
+  text is written, small ones by git itself (checkout-index, through the
+  filter), large ones streamed here; both read the cache's verified stream.
 """
 from __future__ import annotations
 
 import os
 import stat
-import subprocess
+import sys
 import tempfile
 import threading
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from gitext import faults
-from gitext.cache import Cache, copy_hashing, fast_copy, seal
-from gitext.errors import CorruptObject, MlvError
-from gitext.git import Repo, TrackedEntry, refresh_index
+from gitext.errors import MlvError
+from gitext.git import worktree
+from gitext.git.repo import Repo
+from gitext.git.scanner import Scanner, TrackedEntry
+from gitext.output import plural
 from gitext.paths import unsafe_reason
 from gitext.pointer import Pointer
+from gitext.store.cache import Cache
+from gitext.store.reader import md5_file
 
 if TYPE_CHECKING:  # pragma: no cover
     import sqlite3
@@ -34,12 +39,12 @@ if TYPE_CHECKING:  # pragma: no cover
 class KnownFiles:
     def __init__(self, repo: Repo) -> None:
         self._path = os.path.join(repo.mlv_dir, "known.sqlite")
-        self._db: "sqlite3.Connection | None" = None
+        self._db: sqlite3.Connection | None = None
         self._rows: dict[str, tuple[str, int, int | None, int | None]] | None = None
         self._lock = threading.Lock()
         self._pending: list[tuple[str, str, int, int | None, int | None]] = []
 
-    def _connect(self) -> "sqlite3.Connection | None":
+    def _connect(self) -> sqlite3.Connection | None:
         if self._db is None:
             import sqlite3
 
@@ -142,6 +147,27 @@ class Materialised:
     kept: list[str] = field(default_factory=list)                # user content, left alone
     failed: dict[str, MlvError] = field(default_factory=dict)
 
+    @property
+    def nothing_done(self) -> bool:
+        return not (self.written or self.missing or self.failed)
+
+    def report(self, quiet: bool, quiet_missing: bool = False) -> int:
+        """Say what was written and what was not; exit code 1 when objects were missing,
+        MlvError when files could not be written."""
+        if self.written and not quiet:
+            print(f"{plural(len(self.written), 'file')} written")
+        for path, exc in list(self.failed.items())[:10]:
+            print(f"error: {path}: {exc.message}", file=sys.stderr)
+        if self.missing and not quiet_missing:
+            first = self.missing[0]
+            print(f"warning: {plural(len(self.missing), 'file')} not written: object not in the local cache "
+                  f"(e.g. {first.path}, {first.pointer.oid})\nhint: run 'git mlv pull' to download them",
+                  file=sys.stderr)
+        if self.failed:
+            raise MlvError(f"{plural(len(self.failed), 'file')} could not be written",
+                           "fix the errors above and run the command again")
+        return 1 if self.missing else 0
+
 
 def holds_pointer_or_missing(full: str, pointer: Pointer) -> bool:
     """True if the file is absent or holds exactly this pointer's text."""
@@ -158,29 +184,18 @@ def holds_pointer_or_missing(full: str, pointer: Pointer) -> bool:
         return f.read(len(text) + 1) == text
 
 
-LINKTYPES = ("auto", "reflink", "copy")
-
-
 def write_from_cache(cache: Cache, pointer: Pointer, full: str, mode: int,
                      linktype: str = "auto") -> os.stat_result:
-    """Replace ``full`` with the object's bytes, via a temp file and rename. A sealed
-    object is cloned or copied as is; any other is hashed on the way and must match."""
+    """Replace ``full`` with the object's bytes, via a temp file and rename. The
+    cache's verified stream decides: a sealed object is cloned or copied as is,
+    any other is hashed on the way and must match (CorruptObject otherwise, the
+    file untouched and the object quarantined)."""
     directory = os.path.dirname(full)
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".mlv-", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as out, cache.open(pointer.oid) as src:
-            if cache.is_sealed(pointer):
-                fast_copy(src, out, pointer.size, linktype)  # type: ignore[arg-type]  # exact size or OSError
-                md5, size = pointer.oid, pointer.size
-            else:
-                md5, size = copy_hashing(src, out)
-        if md5 != pointer.oid or size != pointer.size:
-            where = cache.quarantine(pointer.oid)
-            raise CorruptObject(pointer.oid, md5, "the local cache",
-                                f"moved to {where}; run 'git mlv pull' to fetch a good copy")
-        if not cache.is_sealed(pointer):
-            seal(cache.path(pointer.oid))  # it was just verified
+        with os.fdopen(fd, "wb") as out, cache.open(pointer.oid, pointer.size) as reader:
+            reader.copy_to(out, linktype)
         os.chmod(tmp, mode)
         os.replace(tmp, full)
         return os.lstat(full)
@@ -199,10 +214,7 @@ def checkout_through_git(repo: Repo, entries: list[TrackedEntry]) -> tuple[list[
             os.utime(os.path.join(repo.root or "", entry.path), ns=(1, 1))  # it holds only pointer text
         except FileNotFoundError:
             pass
-    data = b"".join(e.path.encode("utf-8", "surrogateescape") + b"\0" for e in entries)
-    # stderr is the user's: the filter's warnings (a corrupt object, say) must reach them
-    subprocess.run(["git", "checkout-index", "-u", "-f", "-q", "-z", "--stdin"], cwd=repo.root, input=data,
-                   stdout=subprocess.DEVNULL)
+    worktree.checkout_index(repo, [e.path for e in entries])  # the filter's warnings reach the user
     written, left = [], []
     for entry in entries:
         full = os.path.join(repo.root or "", entry.path)
@@ -282,5 +294,37 @@ def materialise(repo: Repo, cache: Cache, entries: Iterable[TrackedEntry], jobs:
     todo_paths = {e.path for e, _ in todo}
     streamed = [path for path in result.written if path in todo_paths]
     if refresh and streamed:
-        refresh_index(repo, streamed)
+        worktree.update_index(repo, streamed)
     return result
+
+
+def tracked_entries(repo: Repo, keep: Callable[[str], bool] | None = None) -> list[TrackedEntry]:
+    """Index entries that are pointers and whose path is still tracked (filter=mlv)."""
+    entries = Scanner(repo).index_entries()
+    if keep is not None:
+        entries = [e for e in entries if keep(e.path)]
+    attrs = worktree.check_attr(repo, [e.path for e in entries])
+    return [e for e in entries if attrs.get(e.path) == "mlv"]
+
+
+def refresh_finished_writes(repo: Repo, entries: list[TrackedEntry], done: Materialised) -> None:
+    """Record in the index the files an interrupted pull or checkout wrote but never
+    refreshed: git calls them modified (their size is the object's, the index still
+    has the pointer's), and they hold exactly their object's bytes."""
+    root = repo.require_worktree()
+    sizes = {e.path: e.pointer for e in entries}
+    same = [p for p in done.kept if _size(os.path.join(root, p)) == sizes[p].size]
+    if not same:
+        return
+    dirty = worktree.modified_paths(repo)
+    finished = [p for p in same if p in dirty and md5_file(os.path.join(root, p))[0] == sizes[p].oid]
+    worktree.update_index(repo, finished)
+
+
+def _size(path: str) -> int:
+    """The size of a regular file (not following a symlink), else -1."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return -1
+    return st.st_size if stat.S_ISREG(st.st_mode) else -1

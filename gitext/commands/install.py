@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import argparse
 
-from gitext.config import parse_config_list
 from gitext.errors import MlvError, NotARepository, UsageError
-from gitext.git import Repo, find_repo, run_git
+from gitext.git import config as gitconfig
+from gitext.git.repo import Repo, find_repo
 from gitext.hooks import fast_command_line, install_hooks, uninstall_hooks
 
 MARKS = ("git-mlv", "gitext/_launch.py")
@@ -46,14 +46,14 @@ def _scope(args: argparse.Namespace, repo: Repo | None) -> str:
 
 
 def _current(scope: str, repo: Repo | None) -> dict[str, str]:
-    cwd = (repo.root or repo.git_dir) if repo else None
-    return parse_config_list(run_git(["config", f"--{scope}", "-z", "--list"], cwd=cwd, check=False))
+    return gitconfig.read_all(gitconfig.Target(scope=scope), cwd=repo.cwd if repo else None)
 
 
 def run_install(args: argparse.Namespace) -> int:
     repo = _repo_or_none()
     scope = _scope(args, repo)
-    cwd = (repo.root or repo.git_dir) if repo else None
+    cwd = repo.cwd if repo else None
+    target = gitconfig.Target(scope=scope)
     current = _current(scope, repo)
     wanted = filter_settings(args.skip_smudge)
     changes = []
@@ -64,7 +64,7 @@ def run_install(args: argparse.Namespace) -> int:
                            "run 'git mlv install --force' to replace it with git-mlv's setting")
     for key, value in wanted.items():
         if current.get(key) != value:
-            run_git(["config", f"--{scope}", key, value], cwd=cwd)
+            gitconfig.set_value(key, value, target, cwd=cwd)
             changes.append(f"set {key}")
     if repo is not None and not repo.is_bare:
         changes += install_hooks(repo.hooks_dir())
@@ -81,19 +81,20 @@ def run_install(args: argparse.Namespace) -> int:
 def run_uninstall(args: argparse.Namespace) -> int:
     repo = _repo_or_none()
     scope = _scope(args, repo)
-    cwd = (repo.root or repo.git_dir) if repo else None
+    cwd = repo.cwd if repo else None
+    target = gitconfig.Target(scope=scope)
     current = _current(scope, repo)
     changes = []
     for key in filter_settings(False):
         have = current.get(key)
         if have is not None and (is_ours(have) or key in ("filter.mlv.required", "diff.mlv.binary")
                                  or key.startswith("merge.mlv.name")):
-            run_git(["config", f"--{scope}", "--unset-all", key], cwd=cwd, check=False)
+            gitconfig.unset(key, target, cwd=cwd)
             changes.append(f"removed {key}")
     for section in ("filter.mlv", "diff.mlv", "merge.mlv"):
         left = [k for k in _current(scope, repo) if k.startswith(section + ".")]
         if not left:
-            run_git(["config", f"--{scope}", "--remove-section", section], cwd=cwd, check=False)
+            gitconfig.remove_section(section, target, cwd=cwd)
     if repo is not None and not repo.is_bare:
         changes += uninstall_hooks(repo.hooks_dir())
     if changes:

@@ -10,12 +10,14 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitext.config import MLVCONFIG, read_mlvconfig
+from gitext.config import MLVCONFIG, configured_files
+from gitext.context import Context
 from gitext.errors import MlvError, UsageError
-from gitext.git import Repo, blob_at, find_repo, head_exists, read_blob, resolve_commit, run_git
+from gitext.git.objects import blob_at, head_exists, read_blob, resolve_commit
+from gitext.git.repo import Repo
+from gitext.paths import typed_file
 from gitext.pointer import MAX_POINTER_SIZE, parse_pointer
 
-Commit = Any  # a pygit2 commit, from gitext.git (pygit2 is imported only there)
 WORKSPACE = "workspace"
 DEFAULT_FILES = {"params": ["params.yaml"], "metrics": ["metrics.json"]}
 MISSING = object()
@@ -24,7 +26,7 @@ MISSING = object()
 @dataclass(frozen=True)
 class Side:
     label: str
-    commit: Commit | None   # None: the workspace, or a repository with no commit yet
+    commit: str | None      # its id; None: the workspace, or a repository with no commit yet
     workspace: bool
 
 
@@ -45,9 +47,10 @@ def run_metrics(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, kind: str) -> int:
     if args.action != "diff":  # pragma: no cover - argparse allows only 'diff'
         raise UsageError(f"unknown action '{args.action}'")
-    repo = find_repo()
+    repo = Context().repo
     old, new = _side(repo, args.rev1 or "HEAD"), _side(repo, args.rev2)
-    files = _targets(repo, args.targets) if args.targets else configured_files(repo, kind)
+    files = (list(dict.fromkeys(typed_file(repo.root, t) for t in args.targets)) if args.targets
+             else configured_files(repo, kind, DEFAULT_FILES[kind]))
     notes: list[str] = []
     diffs = [diff_file(repo, path, old, new, kind == "metrics", args.all, notes) for path in files]
     if not args.targets and files == DEFAULT_FILES[kind] and f"{files[0]} exists at neither" in " ".join(notes):
@@ -72,27 +75,6 @@ def _side(repo: Repo, rev: str | None) -> Side:
     if rev == "HEAD" and not head_exists(repo):
         return Side(rev, None, False)
     return Side(rev, resolve_commit(repo, rev), False)
-
-
-def configured_files(repo: Repo, kind: str) -> list[str]:
-    """``mlv.core.<kind>`` from git config, else ``core.<kind>`` from .mlvconfig (each
-    multi-valued), else the default file."""
-    key = f"core.{kind}"
-    values = repo.git(["config", "--get-all", f"mlv.{key}"], check=False).decode().splitlines()
-    if not values and repo.root:
-        path = os.path.join(repo.root, MLVCONFIG)
-        if os.path.isfile(path):
-            values = run_git(["config", "-f", path, "--get-all", key], check=False).decode().splitlines()
-            if not values:
-                read_mlvconfig(path)  # a broken file says so instead of silently meaning 'default'
-    files = [v.strip().strip("/") for v in values if v.strip()]
-    return list(dict.fromkeys(files)) or DEFAULT_FILES[kind]
-
-
-def _targets(repo: Repo, targets: list[str]) -> list[str]:
-    from gitext.commands.versions import repo_path
-
-    return list(dict.fromkeys(repo_path(repo, t) for t in targets))
 
 
 # ------------------------------------------------------------------ reading

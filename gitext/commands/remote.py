@@ -3,54 +3,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 
-from gitext.config import (MLVCONFIG, REMOTE_OPTIONS, SECRET_KEYS, load_config, option_git_key, option_name,
-                           read_git_config, read_mlvconfig, validate_remote_name)
+from gitext.config import MLVCONFIG, ConfigWriter, load_config, read_mlvconfig, validate_remote_name, validate_url
+from gitext.context import Context
 from gitext.errors import ConfigError, UsageError
-from gitext.git import Repo, find_repo
-
-S3_URL = re.compile(r"s3://([a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])(/[^\s]*)?")
-
-
-def validate_url(url: str) -> str:
-    if not url or "\n" in url:
-        raise UsageError("the remote URL is empty", "give a local path, file:///path or s3://bucket/prefix")
-    if url.startswith("s3://"):
-        if not S3_URL.fullmatch(url):
-            raise UsageError(f"'{url}' is not a valid S3 URL",
-                             "use s3://bucket or s3://bucket/prefix (bucket: 3-63 lower-case letters, digits, '.', '-')")
-    elif "://" in url and not url.startswith("file://"):
-        raise UsageError(f"unsupported remote URL '{url}'", "use a local path, file:///path or s3://bucket/prefix")
-    return url
-
-
-class Writer:
-    """Writes .mlvconfig (shared) or .git/config under mlv.* (--local)."""
-
-    def __init__(self, repo: Repo, local: bool) -> None:
-        self.repo = repo
-        self.local = local
-        self.file = os.path.join(repo.require_worktree(), MLVCONFIG)
-
-    def _args(self) -> list[str]:
-        return ["config", "--local"] if self.local else ["config", "--file", self.file]
-
-    def key(self, key: str) -> str:
-        return f"mlv.{key}" if self.local else key
-
-    def set(self, key: str, value: str) -> None:
-        self.repo.git([*self._args(), self.key(key), value])
-
-    def unset(self, key: str) -> None:
-        self.repo.git([*self._args(), "--unset-all", self.key(key)], check=False)
-
-    def remove_section(self, section: str) -> None:
-        self.repo.git([*self._args(), "--remove-section", self.key(section)], check=False)
+from gitext.git import config as gitconfig
+from gitext.git.repo import Repo
+from gitext.options import REMOTE_OPTIONS, SECRET_KEYS, git_key, remote_option
 
 
 def run_remote(args: argparse.Namespace) -> int:
-    repo = find_repo()
+    repo = Context().repo
     return {"add": _add, "modify": _modify, "list": _list, "remove": _remove,
             "default": _default}[args.action](repo, args)
 
@@ -61,7 +24,7 @@ def _add(repo: Repo, args: argparse.Namespace) -> int:
     config = load_config(repo)
     if name in config.remotes:
         raise ConfigError(f"remote '{name}' already exists", f"change it with: git mlv remote modify {name} url {url}")
-    writer = Writer(repo, args.local)
+    writer = ConfigWriter(repo, args.local)
     writer.set(f"remote.{name}.url", url)
     if args.default:
         writer.set("core.remote", name)
@@ -74,10 +37,10 @@ def _add(repo: Repo, args: argparse.Namespace) -> int:
 
 def _modify(repo: Repo, args: argparse.Namespace) -> int:
     name = validate_remote_name(args.name)
-    git_key = option_git_key(args.key)
-    if git_key is None:
+    key = remote_option(args.key)
+    if key is None:
         raise UsageError(f"unknown remote option '{args.key}'", f"valid options: {', '.join(REMOTE_OPTIONS)}")
-    key = option_name(git_key)
+    spelled = git_key(key)
     if key in SECRET_KEYS and not args.local:
         raise ConfigError(f"refusing to write {key} into {MLVCONFIG}: it is committed and would leak the secret",
                           f"use --local: git mlv remote modify --local {name} {key} VALUE")
@@ -88,15 +51,15 @@ def _modify(repo: Repo, args: argparse.Namespace) -> int:
     if not args.local and key != "url" and f"remote.{name}.url" not in shared:
         raise ConfigError(f"remote '{name}' is defined in .git/config only, so {MLVCONFIG} cannot hold its options",
                           f"use --local: git mlv remote modify --local {name} {args.key} ...")
-    writer = Writer(repo, args.local)
+    writer = ConfigWriter(repo, args.local)
     if args.unset:
-        writer.unset(f"remote.{name}.{git_key}")
+        writer.unset(f"remote.{name}.{spelled}")
         print(f"unset {key} of remote '{name}'")
         return 0
     if args.value is None:
         raise UsageError(f"no value given for {key}", f"git mlv remote modify {name} {key} VALUE (or --unset)")
     value = validate_url(args.value) if key == "url" else args.value
-    writer.set(f"remote.{name}.{git_key}", value)
+    writer.set(f"remote.{name}.{spelled}", value)
     shown = "****" if key in SECRET_KEYS else value
     print(f"set {key} of remote '{name}' to {shown}{' (in .git/config)' if args.local else ''}")
     return 0
@@ -121,13 +84,13 @@ def _remove(repo: Repo, args: argparse.Namespace) -> int:
     if name not in config.remotes:
         raise ConfigError(f"no git mlv remote named '{name}'", "see 'git mlv remote list'")
     shared = read_mlvconfig(os.path.join(repo.require_worktree(), MLVCONFIG))
-    local = read_git_config(repo)
-    for writer in (Writer(repo, False), Writer(repo, True)):
+    local = gitconfig.read_all(cwd=repo.cwd)
+    for writer in (ConfigWriter(repo, False), ConfigWriter(repo, True)):
         writer.remove_section(f"remote.{name}")
     if shared.get("core.remote") == name:
-        Writer(repo, False).unset("core.remote")
+        ConfigWriter(repo, False).unset("core.remote")
     if local.get("mlv.core.remote") == name:
-        Writer(repo, True).unset("core.remote")
+        ConfigWriter(repo, True).unset("core.remote")
     print(f"removed remote '{name}' (objects stored there are untouched)")
     return 0
 
@@ -143,6 +106,6 @@ def _default(repo: Repo, args: argparse.Namespace) -> int:
     name = validate_remote_name(args.name)
     if name not in config.remotes:
         raise ConfigError(f"no git mlv remote named '{name}'", "see 'git mlv remote list'")
-    Writer(repo, args.local).set("core.remote", name)
+    ConfigWriter(repo, args.local).set("core.remote", name)
     print(f"default remote is now '{name}'")
     return 0

@@ -1,81 +1,69 @@
-"""git mlv status / ls-files."""
+"""git mlv status: tracked files staged, modified, and not yet pushed."""
 from __future__ import annotations
 
-import argparse
+from typing import TYPE_CHECKING
 
-from gitext.cache import Cache
-from gitext.config import load_config
+from gitext.context import Context
 from gitext.errors import MlvError
-from gitext.git import PointerReader, check_attr_filter, diff_names, find_repo, head_exists
-from gitext.paths import quote_path
-from gitext.remotes import open_store
-from gitext.transfer import human_size
+from gitext.git.objects import head_exists
+from gitext.git.refs import current_branch
+from gitext.git.scanner import Scanner, TrackedEntry
+from gitext.git.worktree import PathStatus, changed_paths, check_attr
+from gitext.output import human_size, quote_path
+
+if TYPE_CHECKING:
+    import argparse
 
 WORDS = {"A": "added", "M": "modified", "D": "deleted", "T": "type changed"}
 
 
 def run_status(args: argparse.Namespace) -> int:
-    repo = find_repo()
-    repo.require_worktree()
-    has_head = head_exists(repo)
-    branch = repo.git(["symbolic-ref", "--short", "-q", "HEAD"], check=False).decode().strip()
-    print(f"On branch {branch}" if branch else "HEAD detached")
-    staged = diff_names(repo, ["--cached", "HEAD"] if has_head else ["--cached"])
-    unstaged = diff_names(repo, [])
-    attrs = check_attr_filter(repo, sorted({p for _, p in staged + unstaged}))
-    staged = [(s, p) for s, p in staged if attrs.get(p) == "mlv"]
-    unstaged = [(s, p) for s, p in unstaged if attrs.get(p) == "mlv"]
+    with Context() as ctx:
+        ctx.repo.require_worktree()
+        has_head = head_exists(ctx.repo)
+        branch = current_branch(ctx.repo)
+        print(f"On branch {branch}" if branch else "HEAD detached")
+        staged = changed_paths(ctx.repo, staged=True, against_head=has_head)
+        unstaged = changed_paths(ctx.repo, staged=False)
+        attrs = check_attr(ctx.repo, sorted({c.path for c in staged + unstaged}))
+        scanner = Scanner(ctx.repo)
+        known = {e.pointer.oid: e for e in scanner.index_entries()}
+        if has_head:
+            for entry in scanner.rev_entries("HEAD"):
+                known.setdefault(entry.pointer.oid, entry)
+        print()
+        _print_unpushed(ctx, known)
+    for title, items in (("Changes to be committed:", staged), ("Changes not staged for commit:", unstaged)):
+        _print_changes(title, [c for c in items if attrs.get(c.path) == "mlv"])
+    return 0
 
-    reader = PointerReader(repo)
-    known = {e.pointer.oid: e for e in reader.index_entries()}
-    if has_head:
-        for entry in reader.rev_entries("HEAD"):
-            known.setdefault(entry.pointer.oid, entry)
-    config = load_config(repo)
-    print()
+
+def _print_unpushed(ctx: Context, known: dict[str, TrackedEntry]) -> None:
     try:
-        store = open_store(config.remote(), repo.main_root)
+        store = ctx.store()
     except MlvError as exc:
         print(f"Objects not yet pushed: unknown ({exc.message})")
-    else:
-        note = ""
-        try:
-            store.check_readable()
-            present = store.exists(list(known)) if known else set()
-        except MlvError as exc:  # e.g. a local store that no push has created yet
-            note, present = f" ({exc.message})", set()
-        missing = [known[oid] for oid in sorted(known) if oid not in present]
-        if missing:
-            print(f"Objects not yet pushed to '{store.name}'{note}:")
-            for entry in sorted(missing, key=lambda e: e.path):
-                print(f"\t{quote_path(entry.path)} ({entry.pointer.oid[:8]}, {human_size(entry.pointer.size)})")
-        else:
-            print(f"Every object is pushed to '{store.name}'.")
-    for title, items in (("Changes to be committed:", staged), ("Changes not staged for commit:", unstaged)):
-        print()
-        if not items:
-            print(f"{title} none")
-            continue
-        print(title)
-        for status, path in items:
-            print(f"\t{WORDS.get(status, status)}: {quote_path(path)}")
-    return 0
+        return
+    note = ""
+    try:
+        store.check_readable()
+        present = store.exists(list(known)) if known else set()
+    except MlvError as exc:  # e.g. a local store that no push has created yet
+        note, present = f" ({exc.message})", set()
+    missing = [known[oid] for oid in sorted(known) if oid not in present]
+    if not missing:
+        print(f"Every object is pushed to '{store.name}'.")
+        return
+    print(f"Objects not yet pushed to '{store.name}'{note}:")
+    for entry in sorted(missing, key=lambda e: e.path):
+        print(f"\t{quote_path(entry.path)} ({entry.pointer.oid[:8]}, {human_size(entry.pointer.size)})")
 
 
-def run_ls_files(args: argparse.Namespace) -> int:
-    repo = find_repo()
-    reader = PointerReader(repo)
-    if args.ref:
-        entries = reader.rev_entries(args.ref)
-    elif head_exists(repo):
-        entries = reader.rev_entries("HEAD")
-    else:
-        entries = reader.index_entries()
-    cache = Cache(repo.cache_dir)
-    for entry in sorted(entries, key=lambda e: e.path):
-        mark = "*" if cache.has(entry.pointer.oid) else "-"
-        if args.long:
-            print(f"{entry.pointer.oid} {mark} {entry.pointer.size:>12} {quote_path(entry.path)}")
-        else:
-            print(f"{entry.pointer.oid[:10]} {mark} {quote_path(entry.path)}")
-    return 0
+def _print_changes(title: str, items: list[PathStatus]) -> None:
+    print()
+    if not items:
+        print(f"{title} none")
+        return
+    print(title)
+    for change in items:
+        print(f"\t{WORDS.get(change.status, change.status)}: {quote_path(change.path)}")

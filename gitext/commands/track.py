@@ -1,55 +1,26 @@
-"""git mlv track / untrack: edit .gitattributes."""
+"""git mlv track [PATTERN...] / untrack PATTERN...: edit .gitattributes."""
 from __future__ import annotations
 
 import argparse
 import os
 
+from gitext.attributes import Attributes, escape_pattern
+from gitext.context import Context
 from gitext.errors import MlvError, UsageError
-from gitext.git import PointerReader, check_attr_filter, find_repo
+from gitext.git.repo import Repo
+from gitext.git.scanner import Scanner
+from gitext.git.worktree import check_attr, ls_files
 from gitext.pathmatch import compile_pattern
 
-ATTRS = "filter=mlv diff=mlv merge=mlv -text"
 PROTECTED = (".gitattributes", ".gitignore", ".mlvconfig", ".gitmodules")
 
 
-def escape_pattern(pattern: str) -> str:
-    """gitattributes has no quoting: spaces become [[:space:]], a leading # is escaped."""
-    out = pattern.replace(" ", "[[:space:]]")
-    if out.startswith("#"):
-        out = "\\" + out
-    return out
-
-
-def _read(path: str) -> list[str]:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return f.read().splitlines()
-    except FileNotFoundError:
-        return []
-
-
-def _write(path: str, lines: list[str]) -> None:
-    tmp = path + ".mlv-tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write("".join(line + "\n" for line in lines))
-    os.replace(tmp, path)
-
-
-def _is_ours(line: str) -> bool:
-    return "filter=mlv" in line.split()[1:]
-
-
-def tracked_patterns(lines: list[str]) -> list[str]:
-    return [line.split()[0] for line in lines if line.strip() and not line.startswith("#") and _is_ours(line)]
-
-
 def run_track(args: argparse.Namespace) -> int:
-    repo = find_repo()
-    root = repo.require_worktree()
-    path = os.path.join(root, ".gitattributes")
-    lines = _read(path)
+    ctx = Context()
+    root = ctx.root
+    attrs = Attributes(root)
     if not args.patterns:
-        patterns = tracked_patterns(lines)
+        patterns = attrs.tracked()
         if not patterns:
             print("no patterns are tracked yet; add one with: git mlv track 'PATTERN'")
         else:
@@ -67,36 +38,25 @@ def run_track(args: argparse.Namespace) -> int:
         if hit:
             raise UsageError(f"refusing to track '{raw}': it matches {hit}, which git itself must read",
                              "use a narrower pattern such as '*.pkl'")
-        wanted = f"{pattern} {ATTRS}"
-        index = next((i for i, line in enumerate(lines) if line.split()[:1] == [pattern]), None)
-        if index is not None and lines[index] == wanted:
-            print(f"'{raw}' is already tracked")
-            continue
-        if index is not None:
-            lines[index] = wanted
+        if attrs.track(pattern):
+            changed = True
+            print(f"tracking '{raw}'")
         else:
-            lines.append(wanted)
-        changed = True
-        print(f"tracking '{raw}'")
+            print(f"'{raw}' is already tracked")
     if changed:
-        _write(path, lines)
-        _hint_renormalize(repo)
+        attrs.write()
+        _hint_renormalize(ctx.repo)
     return 0
 
 
-def _hint_renormalize(repo: object) -> None:
+def _hint_renormalize(repo: Repo) -> None:
     """Files already committed as plain blobs that now match: say how to convert them."""
-    from gitext.git import Repo
-
-    assert isinstance(repo, Repo)
-    out = repo.git(["ls-files", "-z", "--cached"]).split(b"\0")
-    paths = [p.decode("utf-8", "surrogateescape") for p in out if p]
-    attrs = check_attr_filter(repo, paths)
+    paths = ls_files(repo)
+    attrs = check_attr(repo, paths)
     matching = [p for p in paths if attrs.get(p) == "mlv"]
     if not matching:
         return
-    reader = PointerReader(repo)
-    index = {entry.path for entry in reader.index_entries()}
+    index = {entry.path for entry in Scanner(repo).index_entries()}
     plain = [p for p in matching if p not in index]
     if plain:
         print(f"hint: {len(plain)} file(s) already in git match, e.g. {plain[0]}; convert them with:\n"
@@ -113,20 +73,17 @@ def rooted(pattern: str, root: str) -> str:
 
 
 def run_untrack(args: argparse.Namespace) -> int:
-    repo = find_repo()
-    root = repo.require_worktree()
-    path = os.path.join(root, ".gitattributes")
-    lines = _read(path)
-    for raw in args.patterns:  # check every pattern before changing anything
-        pattern = escape_pattern(rooted(raw, root))
-        if not any(line.split()[:1] == [pattern] and _is_ours(line) for line in lines):
+    root = Context().root
+    attrs = Attributes(root)
+    patterns = [escape_pattern(rooted(raw, root)) for raw in args.patterns]
+    for raw, pattern in zip(args.patterns, patterns):  # check every pattern before changing anything
+        if not attrs.is_tracked(pattern):
             raise MlvError(f"'{raw}' is not tracked (nothing was changed)",
                            "see the tracked patterns with 'git mlv track'")
-    for raw in args.patterns:
-        pattern = escape_pattern(rooted(raw, root))
-        lines = [line for line in lines if not (line.split()[:1] == [pattern] and _is_ours(line))]
+    for raw, pattern in zip(args.patterns, patterns):
+        attrs.untrack(pattern)
         print(f"untracking '{raw}'")
-    _write(path, lines)
+    attrs.write()
     print("hint: files already committed stay pointers in history; 'git add --renormalize .' "
           "stores the current ones as plain git blobs")
     return 0

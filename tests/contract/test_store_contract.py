@@ -1,6 +1,7 @@
-"""One contract every BlobStore passes: the local directory store and the S3
-store (on moto's in-process mock). Then S3-only behaviour: existence-check
-strategy, retries, error messages. (Import layering: tests/unit/test_layering.py.)"""
+"""One contract every ObjectStore passes: the local cache, a directory remote,
+S3 on moto's in-process mock (with and without a key prefix) and a real
+SeaweedFS on loopback. Then S3-only behaviour: existence-check strategy,
+retries, error messages. (Import layering: tests/unit/test_layering.py.)"""
 from __future__ import annotations
 
 import hashlib
@@ -12,13 +13,17 @@ from typing import Any
 
 import pytest
 
-from gitext.config import RemoteSpec
 from gitext.errors import ConfigError, CorruptObject, MlvError, ObjectMissing, RemoteError
-from gitext.remotes import BlobStore
-from gitext.remotes.local import LocalStore
+from gitext.pointer import Pointer
+from gitext.store import ObjectStore
+from gitext.store.cache import Cache
+from gitext.store.directory import DirectoryStore
+from gitext.store.seals import SealBook
+from tests.storekit import get_bytes, put_bytes, source_cache
 
 MiB = 1024 * 1024
 BUCKET = "contract-bucket"
+KINDS = ["cache", "directory", "s3", "s3-prefix", "seaweedfs"]
 
 
 def md5(data: bytes) -> str:
@@ -30,18 +35,29 @@ class Backend:
     """A store under test plus raw access to where it keeps its bytes."""
 
     kind: str
-    make: Callable[..., BlobStore]             # make(**options) -> store
+    make: Callable[..., ObjectStore]           # make(**options) -> store
     put_raw: Callable[[str, bytes], None]      # write a key/path relative to the bucket/root
     raw_keys: Callable[[], list[str]]          # every key/path relative to the bucket/root
     prefix: str = ""
 
+    @property
+    def is_s3(self) -> bool:
+        return self.kind in ("s3", "s3-prefix", "seaweedfs")
 
-def _local_backend(tmp_path: Path) -> Backend:
-    root = tmp_path / "store"
+
+def _directory_backend(tmp_path: Path, kind: str) -> Backend:
+    root = tmp_path / ("mlv/cache" if kind == "cache" else "store")
+
+    def make(**_options: str) -> ObjectStore:
+        if kind == "cache":
+            return Cache(str(root))
+        return DirectoryStore("storage", str(root), seals=SealBook(str(tmp_path / "seals.sqlite")))
 
     def put_raw(rel: str, data: bytes) -> None:
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            os.chmod(path, 0o644)
         path.write_bytes(data)
 
     def raw_keys() -> list[str]:
@@ -49,20 +65,18 @@ def _local_backend(tmp_path: Path) -> Backend:
             return []
         return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
 
-    return Backend("local", lambda **_options: LocalStore("storage", str(root)), put_raw, raw_keys)
+    return Backend(kind, make, put_raw, raw_keys)
 
 
-def _s3_backend(prefix: str) -> Backend:
-    import boto3
-
-    client = boto3.client("s3", region_name="us-east-1")
-    client.create_bucket(Bucket=BUCKET)
+def _s3_backend(kind: str, client: Any, prefix: str, endpoint: str | None = None) -> Backend:
     url = f"s3://{BUCKET}/{prefix.rstrip('/')}" if prefix else f"s3://{BUCKET}"
 
-    def make(**options: str) -> BlobStore:
-        from gitext.remotes.s3 import S3Store
+    def make(**options: str) -> ObjectStore:
+        from gitext.store.s3 import S3Store
 
-        return S3Store(RemoteSpec("s3", url, dict(options)))
+        if endpoint:
+            options = {"endpointurl": endpoint, **options}
+        return S3Store("s3", url, dict(options))
 
     def put_raw(rel: str, data: bytes) -> None:
         client.put_object(Bucket=BUCKET, Key=rel, Body=data)
@@ -71,69 +85,72 @@ def _s3_backend(prefix: str) -> Backend:
         pages = client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
         return sorted(item["Key"] for page in pages for item in page.get("Contents", ()))
 
-    return Backend("s3", make, put_raw, raw_keys, prefix)
+    return Backend(kind, make, put_raw, raw_keys, prefix)
 
 
-@pytest.fixture(params=["local", "s3", "s3-prefix"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    if request.param == "local":
-        yield _local_backend(tmp_path)
+@pytest.fixture(params=KINDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Backend]:
+    kind = request.param
+    if kind in ("cache", "directory"):
+        yield _directory_backend(tmp_path, kind)
         return
+    if kind == "seaweedfs":
+        server = request.getfixturevalue("seaweedfs")
+        for key, value in server.env().items():
+            monkeypatch.setenv(key, value)
+        server.make_bucket(BUCKET)
+        yield _s3_backend(kind, server.client(), "team/data/", server.endpoint)
+        return
+    import boto3
     from moto import mock_aws
 
     with mock_aws():
-        yield _s3_backend("some/prefix/" if request.param == "s3-prefix" else "")
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        yield _s3_backend(kind, client, "some/prefix/" if kind == "s3-prefix" else "")
 
 
-def _cache_file(tmp_path: Path, data: bytes, name: str | None = None) -> tuple[str, str]:
-    oid = md5(data)
-    path = tmp_path / "cache" / (name or oid)
+def _bad_source(tmp_path: Path, oid: str, data: bytes) -> Cache:
+    """A source cache whose copy of ``oid`` holds ``data`` (damaged in place, unsealed)."""
+    cache = source_cache(tmp_path)
+    path = Path(cache.path(oid))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
-    return oid, str(path)
-
-
-def _download(store: BlobStore, oid: str, tmp_path: Path) -> tuple[bytes, str | None]:
-    dest = tmp_path / "download.tmp"
-    with open(dest, "wb") as f:
-        returned = store.download(oid, f)
-    return dest.read_bytes(), returned
+    return cache
 
 
 # ------------------------------------------------------------------ the contract
 
-def test_upload_then_exists_and_download_round_trip(backend: Backend, tmp_path: Path) -> None:
+def test_put_then_exists_and_read_round_trip(backend: Backend, tmp_path: Path) -> None:
     store = backend.make()
     data = os.urandom(100_000)
-    oid, src = _cache_file(tmp_path, data)
-    assert store.exists([oid]) == set()
-    store.upload(oid, src, len(data))
+    assert store.exists([md5(data)]) == set()
+    oid = put_bytes(store, data, tmp_path)
     assert store.exists([oid]) == {oid}
-    got, returned = _download(store, oid, tmp_path)
-    assert got == data
-    assert returned in (None, oid)
+    with store.open(oid, len(data)) as reader:
+        assert reader.read_all() == data
+    assert reader.md5 == oid
 
 
-def test_exists_reports_exactly_the_stored_subset(backend: Backend, tmp_path: Path) -> None:
+def test_exists_and_stat_report_exactly_the_stored_subset(backend: Backend, tmp_path: Path) -> None:
     store = backend.make()
-    stored = []
-    for i in range(3):
-        data = f"object {i}\n".encode() * 50
-        oid, src = _cache_file(tmp_path, data)
-        store.upload(oid, src, len(data))
-        stored.append(oid)
+    stored = [put_bytes(store, f"object {i}\n".encode() * 50, tmp_path) for i in range(3)]
     absent = [md5(b"never stored 1"), md5(b"never stored 2")]
     assert store.exists(stored + absent) == set(stored)
     assert store.exists([]) == set()
+    stat = store.stat(stored + absent)
+    assert set(stat) == set(stored)
+    assert {s.size for s in stat.values()} == {len(b"object 0\n") * 50}
+    assert all(s.intact is not False for s in stat.values())
 
 
 def test_corrupt_source_is_refused_and_leaves_nothing(backend: Backend, tmp_path: Path) -> None:
     store = backend.make()
     good = b"the bytes the pointer names\n" * 100
     oid = md5(good)
-    _, src = _cache_file(tmp_path, b"bit rot happened here\n" * 100, name=oid)
-    with pytest.raises(CorruptObject) as info:
-        store.upload(oid, src, len(good))
+    source = _bad_source(tmp_path, oid, b"bit rot happened here\n" * 100)
+    with pytest.raises(CorruptObject) as info, source.open(oid, len(good)) as reader:
+        store.put(oid, reader, len(good))
     assert oid in info.value.message and "local cache" in info.value.message
     assert store.exists([oid]) == set()
     assert list(store.iter_oids()) == []
@@ -143,31 +160,24 @@ def test_corrupt_source_is_refused_and_leaves_nothing(backend: Backend, tmp_path
 def test_size_mismatch_is_refused(backend: Backend, tmp_path: Path) -> None:
     store = backend.make()
     data = b"twelve bytes"
-    oid, src = _cache_file(tmp_path, data)
-    with pytest.raises(CorruptObject):
-        store.upload(oid, src, len(data) + 1)
+    source = _bad_source(tmp_path, md5(data), data)
+    with pytest.raises(CorruptObject), source.open(md5(data), len(data) + 1) as reader:
+        store.put(md5(data), reader, len(data) + 1)
     assert backend.raw_keys() == []
 
 
-def test_download_of_missing_object_is_object_missing(backend: Backend, tmp_path: Path) -> None:
+def test_open_of_missing_object_is_object_missing(backend: Backend, tmp_path: Path) -> None:
     store = backend.make()
-    data = b"something so the store exists\n"
-    oid, src = _cache_file(tmp_path, data)
-    store.upload(oid, src, len(data))
+    put_bytes(store, b"something so the store exists\n", tmp_path)
     missing = md5(b"not there")
     with pytest.raises(ObjectMissing) as info:
-        _download(store, missing, tmp_path)
-    assert missing in info.value.message and "'" + store.name + "'" in info.value.message
+        get_bytes(store, missing, 9)
+    assert missing in info.value.message and store.label in info.value.message
 
 
 def test_iter_oids_lists_exactly_the_stored_ids_ignoring_junk(backend: Backend, tmp_path: Path) -> None:
     store = backend.make()
-    stored = set()
-    for i in range(4):
-        data = f"payload {i}".encode()
-        oid, src = _cache_file(tmp_path, data)
-        store.upload(oid, src, len(data))
-        stored.add(oid)
+    stored = {put_bytes(store, f"payload {i}".encode(), tmp_path) for i in range(4)}
     some = min(stored)
     for junk in ["README", f"{some[:2]}/short", f"{some[:2]}/{some[2:]}.dir", f"{some[:2]}/{some[2:].upper()}",
                  f"files/md5/{some[:2]}/{some[2:]}", f"{some[:2]}x/{some[2:]}", f"zz/{some[2:]}"]:
@@ -178,58 +188,104 @@ def test_iter_oids_lists_exactly_the_stored_ids_ignoring_junk(backend: Backend, 
 
 def test_keys_follow_the_dvc_layout(backend: Backend, tmp_path: Path) -> None:
     store = backend.make()
-    data = b"layout check\n"
-    oid, src = _cache_file(tmp_path, data)
-    store.upload(oid, src, len(data))
+    oid = put_bytes(store, b"layout check\n", tmp_path)
     assert backend.raw_keys() == [f"{backend.prefix}{oid[:2]}/{oid[2:]}"]
 
 
 def test_large_object_round_trips_via_multipart(backend: Backend, tmp_path: Path) -> None:
     store = backend.make(multipart_threshold="5MiB", multipart_chunksize="5MiB")
     data = os.urandom(12 * MiB)
-    oid, src = _cache_file(tmp_path, data)
-    store.upload(oid, src, len(data))
+    oid = put_bytes(store, data, tmp_path)
     assert store.exists([oid]) == {oid}
-    got, returned = _download(store, oid, tmp_path)
-    assert got == data
-    assert returned in (None, oid)
-    if backend.kind == "s3":
+    assert get_bytes(store, oid, len(data)) == data
+    if backend.kind in ("s3", "s3-prefix"):
         import boto3
 
         head = boto3.client("s3", region_name="us-east-1").head_object(Bucket=BUCKET, Key=store.key(oid))  # type: ignore[attr-defined]
         assert head["ETag"].strip('"').endswith("-3"), "12 MiB in 5 MiB parts is a 3-part upload"
-        assert returned is None  # the transfer manager wrote it; the caller re-hashes
+        assert store.stat([oid])[oid].intact is None  # a multipart ETag is no md5: not judged
 
 
-def test_download_overwrites_what_dest_held(backend: Backend, tmp_path: Path) -> None:
+@pytest.mark.parametrize("damage", ["same-size", "truncated"])
+def test_a_damaged_copy_is_caught_by_every_read(backend: Backend, tmp_path: Path, damage: str) -> None:
+    """Damage after the copy was stored: the verified reader refuses it (nothing past
+    the last good chunk comes out), names the store, and leaves it in place
+    unless asked to quarantine; quarantine keeps the bytes and frees the name."""
     store = backend.make()
-    data = b"fresh bytes"
-    oid, src = _cache_file(tmp_path, data)
-    store.upload(oid, src, len(data))
-    dest = tmp_path / "dest"
-    with open(dest, "wb") as f:
-        store.download(oid, f)
-    assert dest.read_bytes() == data
+    data = os.urandom(3 * MiB) + b"tail"
+    oid = put_bytes(store, data, tmp_path)
+    bad = data[:-1] + b"T" if damage == "same-size" else data[:MiB]
+    backend.put_raw(backend.prefix + f"{oid[:2]}/{oid[2:]}", bad)
+    store = backend.make()  # what a new process would see
+    with pytest.raises(CorruptObject) as info, store.open(oid, len(data), quarantine=False) as reader:
+        reader.read_all()
+    assert oid in info.value.message and store.label in info.value.message
+    assert store.exists([oid]) == {oid}  # not asked to: left in place
+    if damage == "truncated":
+        assert store.stat([oid])[oid].size == len(bad)
+    with pytest.raises(CorruptObject) as info, store.open(oid, len(data), quarantine=True) as reader:
+        reader.verify()
+    assert info.value.moved_to and store.exists([oid]) == set()
+    put_bytes(store, data, tmp_path)  # the name is free for a good copy
+    assert get_bytes(store, oid, len(data)) == data
+
+
+def test_only_the_cache_quarantines_what_a_plain_read_finds_damaged(backend: Backend, tmp_path: Path) -> None:
+    """The cache owns its copies (a bad one is useless: pull fetches a good one); a
+    remote's copy is set aside only by push or fsck, which can replace it."""
+    store = backend.make()
+    data = b"will be damaged\n" * 1000
+    oid = put_bytes(store, data, tmp_path)
+    backend.put_raw(backend.prefix + f"{oid[:2]}/{oid[2:]}", data.upper())
+    with pytest.raises(CorruptObject) as info:
+        get_bytes(backend.make(), oid, len(data))
+    assert (info.value.moved_to is not None) == (backend.kind == "cache")
+    assert store.exists([oid]) == (set() if backend.kind == "cache" else {oid})
+
+
+def test_put_replaces_a_copy_that_is_there(backend: Backend, tmp_path: Path) -> None:
+    store = backend.make()
+    data = b"fresh bytes" * 100
+    oid = put_bytes(store, data, tmp_path)
+    backend.put_raw(backend.prefix + f"{oid[:2]}/{oid[2:]}", b"stale")
+    put_bytes(store, data, tmp_path)
+    assert get_bytes(backend.make(), oid, len(data)) == data
+    assert backend.make().stat([oid])[oid].size == len(data)
+
+
+def test_a_copy_proved_bad_without_reading_it(backend: Backend, tmp_path: Path) -> None:
+    """What stat tells a push: a listing's md5 ETag (S3) or a broken seal (a
+    directory store with a seal book) marks a damaged copy without reading it."""
+    store = backend.make()
+    data = b"judged by its metadata\n" * 50
+    oid = put_bytes(store, data, tmp_path)
+    assert store.stat([oid])[oid].intact in (True, None)
+    backend.put_raw(backend.prefix + f"{oid[:2]}/{oid[2:]}", data.upper())
+    intact = backend.make().stat([oid])[oid].intact
+    assert intact is (False if backend.is_s3 else None)
+
+
+def test_no_temp_files_are_left(backend: Backend, tmp_path: Path) -> None:
+    store = backend.make()
+    put_bytes(store, os.urandom(2 * MiB), tmp_path)
+    assert store.stale_temps(0) == [] or backend.kind == "cache"
 
 
 # ------------------------------------------------------------------ S3 only
 
 @pytest.fixture
 def s3() -> Iterator[Backend]:
+    import boto3
     from moto import mock_aws
 
     with mock_aws():
-        yield _s3_backend("")
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        yield _s3_backend("s3", client, "")
 
 
 def _fill(store: Any, tmp_path: Path, count: int) -> list[str]:
-    oids = []
-    for i in range(count):
-        data = f"small object {i}\n".encode()
-        oid, src = _cache_file(tmp_path, data)
-        store.upload(oid, src, len(data))
-        oids.append(oid)
-    return oids
+    return [put_bytes(store, f"small object {i}\n".encode(), tmp_path) for i in range(count)]
 
 
 def _count_calls(store: Any) -> dict[str, int]:
@@ -279,19 +335,39 @@ def test_s3_auto_falls_back_to_head_when_a_prefix_is_too_big_to_list(s3: Backend
 
 
 def test_s3_pushing_what_is_there_uploads_nothing(s3: Backend, tmp_path: Path) -> None:
-    from gitext.cache import Cache
-    from gitext.pointer import Pointer
-    from gitext.transfer import upload
+    from gitext.store.transfer import push
 
     store = s3.make()
     cache = Cache(str(tmp_path / "mlv" / "cache"))
-    pointers = [cache.add_file(str(_cache_file(tmp_path, f"obj {i}".encode())[1])) for i in range(3)]
-    first = upload(cache, store, pointers, jobs=4)
+    pointers = [cache.ingest_chunks([f"obj {i}".encode()]) for i in range(3)]
+    first = push(cache, store, pointers, jobs=4)
     assert len(first.done) == 3
     counts = _count_calls(store)
-    again = upload(cache, store, pointers + [Pointer(pointers[0].oid, pointers[0].size)], jobs=4)
+    again = push(cache, store, pointers + [Pointer(pointers[0].oid, pointers[0].size)], jobs=4)
     assert again.done == [] and len(again.present) == 3
     assert "PutObject" not in counts and "CreateMultipartUpload" not in counts
+
+
+def test_s3_push_replaces_a_truncated_or_damaged_copy(s3: Backend, tmp_path: Path) -> None:
+    """A copy whose size or md5 ETag is wrong is not 'already there': it is set aside
+    under bad/ (kept) and replaced from the cache."""
+    from gitext.store.transfer import push
+
+    store = s3.make()
+    cache = Cache(str(tmp_path / "mlv" / "cache"))
+    pointers = [cache.ingest_chunks([f"object {i} ".encode() * 100]) for i in range(3)]
+    push(cache, store, pointers, jobs=4)
+    short, flipped, fine = pointers
+    s3.put_raw(f"{short.oid[:2]}/{short.oid[2:]}", b"cut")
+    s3.put_raw(f"{flipped.oid[:2]}/{flipped.oid[2:]}", b"X" * flipped.size)
+    for mode in ("head", "list"):
+        store = s3.make(exists_check=mode)
+        result = push(cache, store, pointers, jobs=4)
+        assert {p.oid for p in result.repaired} == ({short.oid, flipped.oid} if mode == "head" else set())
+        assert [p.oid for p in result.present] == ([fine.oid] if mode == "head" else [p.oid for p in pointers])
+    for p in pointers:
+        assert get_bytes(store, p.oid, p.size) == f"object {pointers.index(p)} ".encode() * 100
+    assert len([k for k in s3.raw_keys() if k.startswith("bad/")]) == 2
 
 
 def _client_error(code: str, status: int, op: str = "PutObject") -> Exception:
@@ -311,7 +387,7 @@ def _flaky(real: Callable[..., Any], failures: list[Exception]) -> Callable[...,
 
 @pytest.fixture
 def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    from gitext.remotes import s3 as s3mod
+    from gitext.store import s3 as s3mod
 
     monkeypatch.setattr(s3mod, "BACKOFF_BASE", 0.001)
 
@@ -322,44 +398,40 @@ def test_s3_slowdown_and_5xx_are_retried(s3: Backend, tmp_path: Path, monkeypatc
     client = store.client()  # type: ignore[attr-defined]
     monkeypatch.setattr(client, "put_object", _flaky(client.put_object, [
         _client_error("SlowDown", 503), _client_error("InternalError", 500)]))
-    data = b"retried"
-    oid, src = _cache_file(tmp_path, data)
-    store.upload(oid, src, len(data))
+    oid = put_bytes(store, b"retried", tmp_path)
     assert s3.raw_keys() == [f"{oid[:2]}/{oid[2:]}"]
 
 
 def test_s3_persistent_failure_is_one_error_naming_object_and_remote(
         s3: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast_backoff: None) -> None:
-    from gitext.remotes import s3 as s3mod
+    from gitext.store import s3 as s3mod
 
     store = s3.make()
     client = store.client()  # type: ignore[attr-defined]
     failures = [_client_error("SlowDown", 503) for _ in range(s3mod.OWN_ATTEMPTS)]
     monkeypatch.setattr(client, "put_object", _flaky(client.put_object, failures))
-    data = b"never makes it"
-    oid, src = _cache_file(tmp_path, data)
+    oid = md5(b"never makes it")
     with pytest.raises(RemoteError) as info:
-        store.upload(oid, src, len(data))
+        put_bytes(store, b"never makes it", tmp_path)
     assert failures == []
     assert oid in info.value.message and "'s3'" in info.value.message and "\n" not in info.value.message
     assert s3.raw_keys() == []
 
 
-def test_s3_stream_cut_mid_download_is_retried_from_scratch(
+def test_s3_stream_cut_mid_download_is_resumed_where_it_stopped(
         s3: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast_backoff: None) -> None:
     from botocore.exceptions import ResponseStreamingError
 
     store = s3.make()
     data = os.urandom(3 * MiB)
-    oid, src = _cache_file(tmp_path, data)
-    store.upload(oid, src, len(data))
+    oid = put_bytes(store, data, tmp_path)
     client = store.client()  # type: ignore[attr-defined]
     real_get = client.get_object
     calls = []
 
     def get_object(**kwargs: Any) -> Any:
         response = real_get(**kwargs)
-        calls.append(1)
+        calls.append(kwargs.get("Range"))
         if len(calls) == 1:
             body = response["Body"]
 
@@ -370,17 +442,18 @@ def test_s3_stream_cut_mid_download_is_retried_from_scratch(
         return response
 
     monkeypatch.setattr(client, "get_object", get_object)
-    got, returned = _download(store, oid, tmp_path)
-    assert len(calls) == 2 and got == data and returned == oid
+    with store.open(oid, len(data)) as reader:
+        assert reader.read_all() == data and reader.md5 == oid
+    assert calls == [None, "bytes=1048576-"]  # the first MiB arrived; only the rest is fetched again
 
 
 def test_s3_missing_bucket_is_one_clear_error(tmp_path: Path) -> None:
     from moto import mock_aws
 
-    from gitext.remotes.s3 import S3Store
+    from gitext.store.s3 import S3Store
 
     with mock_aws():
-        store = S3Store(RemoteSpec("s3", "s3://no-such-bucket", {}))
+        store = S3Store("s3", "s3://no-such-bucket", {})
         for call in (store.check_readable, lambda: store.exists([md5(b"a")]), lambda: list(store.iter_oids())):
             with pytest.raises(RemoteError) as info:
                 call()
@@ -389,33 +462,33 @@ def test_s3_missing_bucket_is_one_clear_error(tmp_path: Path) -> None:
 
 
 def test_s3_no_credentials_is_one_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from gitext.remotes.s3 import S3Store
+    from gitext.store.s3 import S3Store
 
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.delenv(key)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    store = S3Store(RemoteSpec("s3", "s3://bucket", {"endpointurl": "http://127.0.0.1:9"}))
+    store = S3Store("s3", "s3://bucket", {"endpointurl": "http://127.0.0.1:9"})
     with pytest.raises(RemoteError) as info:
         store.check_readable()
     assert "no S3 credentials" in info.value.message and "--local" in (info.value.hint or "")
 
 
 def test_s3_unknown_profile_is_a_config_error() -> None:
-    from gitext.remotes.s3 import S3Store
+    from gitext.store.s3 import S3Store
 
-    store = S3Store(RemoteSpec("s3", "s3://bucket", {"profile": "nobody"}))
+    store = S3Store("s3", "s3://bucket", {"profile": "nobody"})
     with pytest.raises(ConfigError) as info:
         store.check_readable()
     assert "profile 'nobody'" in info.value.message
 
 
 def test_s3_unreachable_endpoint_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    from gitext.remotes.s3 import S3Store
+    from gitext.store.s3 import S3Store
     from tests.servers import free_ports
 
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     endpoint = f"http://127.0.0.1:{free_ports(1)[0]}"
-    store = S3Store(RemoteSpec("s3", "s3://bucket", {"endpointurl": endpoint}))
+    store = S3Store("s3", "s3://bucket", {"endpointurl": endpoint})
     with pytest.raises(RemoteError) as info:
         store.exists([md5(b"a")])
     assert f"cannot reach the S3 endpoint {endpoint}" in info.value.message
@@ -431,10 +504,10 @@ def test_s3_unreachable_endpoint_names_it(monkeypatch: pytest.MonkeyPatch) -> No
     ("Weird", 400, "S3 error Weird"),
 ])
 def test_s3_error_messages_are_one_line_and_never_show_secrets(code: str, status: int, expect: str) -> None:
-    from gitext.remotes.s3 import S3Store
+    from gitext.store.s3 import S3Store
 
     secret = "wJalrXUtnFEMI-very-secret"
-    store = S3Store(RemoteSpec("s3", "s3://bucket/p", {"access_key_id": "AKIDEXAMPLE", "secret_access_key": secret}))
+    store = S3Store("s3", "s3://bucket/p", {"access_key_id": "AKIDEXAMPLE", "secret_access_key": secret})
     exc = _client_error(code, status)
     exc.response["Error"]["Message"] = f"the signature for {secret} is wrong"  # type: ignore[attr-defined]
     error = store._error(exc, "uploading object 0123")
@@ -444,23 +517,24 @@ def test_s3_error_messages_are_one_line_and_never_show_secrets(code: str, status
 
 
 def test_s3_options_are_validated() -> None:
-    from gitext.remotes.s3 import S3Store, parse_s3_url, parse_size
+    from gitext.options import parse_size
+    from gitext.store.s3 import S3Store, parse_s3_url
 
     assert parse_s3_url("s3://b-a") == ("b-a", "")
     assert parse_s3_url("s3://b-a/") == ("b-a", "")
     assert parse_s3_url("s3://b-a//some/prefix/") == ("b-a", "some/prefix/")
-    assert parse_size("64MiB", 0, "x") == 64 * MiB and parse_size("5m", 0, "x") == 5 * MiB
-    assert parse_size(None, 7, "x") == 7 and parse_size("1024", 0, "x") == 1024
+    assert parse_size("64MiB", 0, "x", "h") == 64 * MiB and parse_size("5m", 0, "x", "h") == 5 * MiB
+    assert parse_size(None, 7, "x", "h") == 7 and parse_size("1024", 0, "x", "h") == 1024
     with pytest.raises(ConfigError):
-        parse_size("lots", 0, "x")
+        parse_size("lots", 0, "x", "h")
     with pytest.raises(ConfigError):
-        S3Store(RemoteSpec("s3", "s3://b", {"multipart_chunksize": "1MiB"}))
+        S3Store("s3", "s3://b", {"multipart_chunksize": "1MiB"})
     with pytest.raises(ConfigError):
-        S3Store(RemoteSpec("s3", "s3://b", {"jobs": "0"}))
+        S3Store("s3", "s3://b", {"jobs": "0"})
     with pytest.raises(ConfigError):
-        S3Store(RemoteSpec("s3", "s3://b", {"exists_check": "sometimes"}))
-    store = S3Store(RemoteSpec("s3", "s3://b/pre", {"jobs": "32", "verify_ssl": "false", "endpointurl": "http://x",
-                                                    "layout": "dvc2"}))
+        S3Store("s3", "s3://b", {"exists_check": "sometimes"})
+    store = S3Store("s3", "s3://b/pre", {"jobs": "32", "verify_ssl": "false", "endpointurl": "http://x",
+                                                    "layout": "dvc2"})
     assert store.default_jobs == 32 and store.verify is False and store.key("ab" * 16) == "pre/ab/" + "ab" * 15
     with pytest.raises(MlvError):
         store.key("../../etc/passwd")
@@ -468,14 +542,14 @@ def test_s3_options_are_validated() -> None:
 
 
 def test_s3_options_in_git_config_spelling_are_the_same_options() -> None:
-    from gitext.remotes.s3 import S3Store
+    from gitext.store.s3 import S3Store
 
-    store = S3Store(RemoteSpec("s3", "s3://b", {"multipartthreshold": "5MiB", "multipartchunksize": "6MiB",
-                                                "existscheck": "list", "verifyssl": "/etc/ca.pem"}))
+    store = S3Store("s3", "s3://b", {"multipartthreshold": "5MiB", "multipartchunksize": "6MiB",
+                                                "existscheck": "list", "verifyssl": "/etc/ca.pem"})
     assert (store.multipart_threshold, store.multipart_chunksize) == (5 * MiB, 6 * MiB)
     assert store.exists_check == "list" and store.verify == "/etc/ca.pem"
     with pytest.raises(ConfigError) as info:
-        S3Store(RemoteSpec("s3", "s3://b", {"secretaccesskey": "s3cr3t-value"}))
+        S3Store("s3", "s3://b", {"secretaccesskey": "s3cr3t-value"})
     assert "access_key_id" in info.value.message and "s3cr3t-value" not in info.value.message
 
 
@@ -504,7 +578,7 @@ def test_s3_layout_is_detected_from_what_is_there(s3: Backend, existing: list[st
 
 
 def test_s3_unknown_layout_is_a_config_error() -> None:
-    from gitext.remotes.s3 import S3Store
+    from gitext.store.s3 import S3Store
 
     with pytest.raises(ConfigError):
-        S3Store(RemoteSpec("s3", "s3://b", {"layout": "dvc4"}))
+        S3Store("s3", "s3://b", {"layout": "dvc4"})

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gitext.commands.remote import validate_url
+from gitext.config import validate_url
 from gitext.config import SECRET_KEYS, RemoteSpec, load_config
 from gitext.errors import MlvError
-from gitext.git import Repo, find_repo
-from gitext.remotes import open_store
+from gitext.git.repo import Repo, find_repo
+from gitext.store import open_store
 from tests.fuzz import fuzz
 
 WEIRD = st.sampled_from(["", " ", "\\", "\"", "\\n", "=", ";", "#", "[", "]", "\t", "..", "../..", "/", "~", "~root",
@@ -59,7 +59,7 @@ def cfg_repo(tmp_path_factory: pytest.TempPathFactory) -> Repo:
 def open_every_remote(config_remotes: dict[str, RemoteSpec], base: str) -> None:
     for spec in config_remotes.values():
         try:
-            store = open_store(spec, base)
+            store = open_store(spec.name, spec.url, spec.options, base)
         except MlvError as exc:
             assert "\n" not in exc.message
             continue
@@ -104,7 +104,7 @@ def test_any_remote_url_is_a_store_or_one_clean_error(url: str) -> None:
         assert exc.exit_code == 2 and "\n" not in exc.message
         accepted = False
     try:
-        store = open_store(RemoteSpec("r", url, {}), "/base/dir")
+        store = open_store("r", url, {}, "/base/dir")
     except MlvError as exc:
         assert not (accepted and url.startswith("s3://")), f"validate_url accepted {url!r}, open_store refused it"
         assert "\n" not in exc.message

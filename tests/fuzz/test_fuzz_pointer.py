@@ -8,11 +8,11 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gitext.cache import Cache, object_relpath
+from gitext.store.cache import Cache
 from gitext.errors import MlvError
 from gitext.pointer import MAX_POINTER_SIZE, Pointer, is_oid, parse_pointer
-from gitext.remotes import object_key
-from gitext.remotes.local import LocalStore
+from gitext.store.directory import DirectoryStore
+from gitext.store.layout import object_key, object_relpath
 from tests.fuzz import fuzz
 
 HEX = "0123456789abcdef"
@@ -111,7 +111,7 @@ def test_only_object_ids_become_store_paths(text: str) -> None:
     root = "/store/root"
     if not is_oid(text):
         for make in (object_relpath, lambda t: object_key(t, "dvc2"), lambda t: object_key(t, "dvc3"),
-                     Cache(root).path, LocalStore("r", root).path_of):
+                     Cache(root).path, DirectoryStore("r", root, layout="dvc2").path):
             try:
                 make(text)
             except MlvError:
@@ -124,6 +124,6 @@ def test_only_object_ids_become_store_paths(text: str) -> None:
         else:
             raise AssertionError(f"Pointer accepted {text!r}")
         return
-    for path in (Cache(root).path(text), LocalStore("r", root).path_of(text)):
+    for path in (Cache(root).path(text), DirectoryStore("r", root, layout="dvc2").path(text)):
         assert os.path.normpath(path) == path and path.startswith(root + "/")
         assert re.fullmatch(r"/store/root/[0-9a-f]{2}/[0-9a-f]{30}", path)

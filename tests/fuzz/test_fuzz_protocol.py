@@ -21,7 +21,7 @@ from gitext.config import Config
 from gitext.errors import ProtocolError
 from gitext.filter_process import FilterProcess
 from gitext.filters import FilterContext
-from gitext.git import Repo, find_repo
+from gitext.git.repo import Repo, find_repo
 from gitext.pktline import MAX_DATA, PktReader, PktWriter
 from gitext.pointer import Pointer
 from tests.fuzz import fuzz

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from gitext.config import RemoteSpec
 from gitext.errors import ObjectMissing
 from tests.conftest import err, git, mlv, out
 from tests.servers import S3Server, free_ports
@@ -89,17 +88,19 @@ def test_tutorial_workflow_on_s3(tmp_path: Path, s3_server: S3Server) -> None:
 def test_store_on_a_real_server(tmp_path: Path, s3_server: S3Server) -> None:
     """The store itself against the server: prefix layout, multipart both ways,
     every existence-check mode, listing that ignores foreign keys."""
-    from gitext.remotes.s3 import S3Store
+    from gitext.store.cache import Cache
+    from gitext.store.s3 import S3Store
 
     s3_server.make_bucket("store-check")
     options = {"endpointurl": s3_server.endpoint, "multipart_threshold": "5MiB", "multipart_chunksize": "5MiB"}
-    store = S3Store(RemoteSpec("s3", "s3://store-check/team/models", options))
+    store = S3Store("s3", "s3://store-check/team/models", options)
     store.check_readable()
+    cache = Cache(str(tmp_path / "mlv" / "cache"))
     blobs = [os.urandom(12 * MiB)] + [b"small %d\n" % i for i in range(5)]
-    for i, data in enumerate(blobs):
-        src = tmp_path / f"src{i}"
-        src.write_bytes(data)
-        store.upload(md5(data), str(src), len(data))
+    for data in blobs:
+        pointer = cache.ingest_chunks([data])
+        with cache.open(pointer.oid, pointer.size) as reader:
+            store.put(pointer.oid, reader, pointer.size)
     client = s3_server.client()
     client.put_object(Bucket="store-check", Key="team/models/README", Body=b"not an object")
     client.put_object(Bucket="store-check", Key="elsewhere/ab/" + "c" * 30, Body=b"outside the prefix")
@@ -111,12 +112,10 @@ def test_store_on_a_real_server(tmp_path: Path, s3_server: S3Server) -> None:
         store.exists_check = mode
         assert store.exists(sorted(oids) + absent) == oids, mode
     for data in (blobs[0], blobs[1]):
-        dest = tmp_path / "dest"
-        with open(dest, "wb") as f:
-            returned = store.download(md5(data), f)
-        assert dest.read_bytes() == data and returned in (None, md5(data))
-    with pytest.raises(ObjectMissing), open(tmp_path / "dest", "wb") as f:
-        store.download(absent[0], f)
+        with store.open(md5(data), len(data)) as reader:
+            assert reader.read_all() == data and reader.md5 == md5(data)
+    with pytest.raises(ObjectMissing):
+        store.open(absent[0], 10)
 
 
 def test_secrets_are_refused_in_mlvconfig_and_kept_in_git_config(tmp_path: Path) -> None:

@@ -10,9 +10,12 @@ from typing import BinaryIO
 
 import pytest
 
-from gitext.cache import CHUNK, Cache, Ingest, copy_hashing, md5_file, object_relpath
 from gitext.errors import CorruptObject, MlvError
 from gitext.pointer import Pointer
+from gitext.store.cache import Cache, Ingest
+from gitext.store.directory import DirectoryStore
+from gitext.store.layout import object_relpath
+from gitext.store.reader import CHUNK, ObjectReader, copy_hashing, md5_file
 
 OID = "3e173e183b81085ff2d2dc3f137020ba"
 SMALL = b"some small object\n" * 10
@@ -38,8 +41,12 @@ def objects(mlv_dir: Path) -> list[str]:
     return sorted(p.parent.name + p.name for p in root.glob("*/*")) if root.exists() else []
 
 
+STATE_FILES = {"seals.sqlite", "seals.sqlite-journal"}  # the seal book: records, not objects or temp files
+
+
 def all_files(mlv_dir: Path) -> list[str]:
-    return sorted(str(p.relative_to(mlv_dir)) for p in mlv_dir.rglob("*") if p.is_file())
+    return sorted(str(p.relative_to(mlv_dir)) for p in mlv_dir.rglob("*")
+                  if p.is_file() and str(p.relative_to(mlv_dir)) not in STATE_FILES)
 
 
 def temp_files(mlv_dir: Path) -> list[str]:
@@ -201,61 +208,84 @@ def test_copy_hashing_limit() -> None:
     assert dst.getvalue() == BIG[:CHUNK + 5]
 
 
-# ------------------------------------------------------------------ receive
+# ------------------------------------------------------------------ receive (put from another store)
 
-def writer_of(data: bytes, report: str | None = None):  # type: ignore[no-untyped-def]
-    def write(f: BinaryIO) -> str | None:
-        f.write(data)
-        return report
-    return write
+def remote_holding(tmp_path: Path, oid: str, data: bytes) -> DirectoryStore:
+    """A directory remote 's' whose copy of ``oid`` holds ``data`` (right or wrong)."""
+    store = DirectoryStore("s", str(tmp_path / "remote"))
+    path = Path(store.path(oid))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return store
 
 
-@pytest.mark.parametrize("report", [False, True], ids=["rehashed", "reported-md5"])
-def test_receive_good_bytes(cache: Cache, mlv_dir: Path, report: bool) -> None:
+def test_receive_good_bytes(cache: Cache, mlv_dir: Path, tmp_path: Path) -> None:
     ptr = Pointer(md5(SMALL), len(SMALL))
-    cache.receive(ptr, "remote 's'", writer_of(SMALL, md5(SMALL) if report else None))
+    remote = remote_holding(tmp_path, ptr.oid, SMALL)
+    with remote.open(ptr.oid, ptr.size) as reader:
+        cache.put(ptr.oid, reader, ptr.size)
     obj = Path(cache.path(ptr.oid))
     assert obj.read_bytes() == SMALL
     assert stat.S_IMODE(obj.stat().st_mode) == 0o444
     assert temp_files(mlv_dir) == []
 
 
-@pytest.mark.parametrize("wrong,report", [
-    (SMALL.upper(), False),          # same size, other bytes
-    (SMALL.upper(), True),           # the store reports the md5 of what it sent
-    (SMALL[:-1], False),             # truncated
-    (SMALL + b"x", True),
-    (b"", False),
-], ids=["same-size", "same-size-reported", "truncated", "longer-reported", "empty"])
-def test_receive_wrong_bytes_raises_and_installs_nothing(cache: Cache, mlv_dir: Path, wrong: bytes,
-                                                         report: bool) -> None:
-    ptr = Pointer(md5(SMALL), len(SMALL))
-    with pytest.raises(CorruptObject) as info:
-        cache.receive(ptr, "remote 's'", writer_of(wrong, md5(wrong) if report else None))
+@pytest.mark.parametrize("data", [SMALL, BIG], ids=["whole", "streamed"])
+@pytest.mark.parametrize("wrong,detail", [
+    (lambda d: d.upper() if d is SMALL else d[:-1] + bytes([d[-1] ^ 1]), None),   # same size, other bytes
+    (lambda d: d[:-1], "bytes, not"),                                               # truncated
+    (lambda d: d + b"x", "bytes, not"),                                             # longer
+    (lambda d: b"", "it holds 0 bytes, not"),                                       # empty
+], ids=["same-size", "truncated", "longer", "empty"])
+def test_receive_wrong_bytes_raises_and_installs_nothing(cache: Cache, mlv_dir: Path, tmp_path: Path, data: bytes,
+                                                         wrong, detail: str | None) -> None:  # type: ignore[no-untyped-def]
+    ptr = Pointer(md5(data), len(data))
+    bad = wrong(data)
+    remote = remote_holding(tmp_path, ptr.oid, bad)
+    with pytest.raises(CorruptObject) as info, remote.open(ptr.oid, ptr.size) as reader:
+        cache.put(ptr.oid, reader, ptr.size)
     assert info.value.expected == ptr.oid
-    assert info.value.got == md5(wrong)
+    if detail is None:
+        assert info.value.got == md5(bad)
+    else:  # reads stop at the declared size: the sizes are the evidence
+        assert detail in info.value.message and str(len(bad)) in info.value.message
+        if len(bad) < len(data):
+            assert info.value.got == md5(bad)
     assert "remote 's'" in info.value.message
     assert not cache.has(ptr.oid)
     assert objects(mlv_dir) == []
     assert temp_files(mlv_dir) == []
+    assert Path(remote.path(ptr.oid)).read_bytes() == bad  # a download never moves the remote's copy
 
 
-def test_receive_right_md5_wrong_size_reported(cache: Cache, mlv_dir: Path) -> None:
+def test_receive_right_md5_wrong_size(cache: Cache, mlv_dir: Path, tmp_path: Path) -> None:
     """A pointer whose size disagrees with its object is not satisfied by that object."""
     ptr = Pointer(md5(SMALL), len(SMALL) + 1)
-    with pytest.raises(CorruptObject):
-        cache.receive(ptr, "remote 's'", writer_of(SMALL))
+    remote = remote_holding(tmp_path, ptr.oid, SMALL)
+    with pytest.raises(CorruptObject), remote.open(ptr.oid, ptr.size) as reader:
+        cache.put(ptr.oid, reader, ptr.size)
     assert objects(mlv_dir) == []
     assert temp_files(mlv_dir) == []
 
 
-def test_receive_writer_failure_leaves_nothing(cache: Cache, mlv_dir: Path) -> None:
-    def write(f: BinaryIO) -> str | None:
-        f.write(SMALL[:5])
-        raise MlvError("network went away")
+@pytest.mark.parametrize("data", [SMALL, BIG], ids=["whole", "streamed"])
+def test_receive_source_failure_leaves_nothing(cache: Cache, mlv_dir: Path, data: bytes) -> None:
+    class Broken(io.RawIOBase):
+        def __init__(self) -> None:
+            self.sent = 0
 
+        def readinto(self, buf) -> int:  # type: ignore[no-untyped-def]
+            if self.sent > len(data) // 2:
+                raise MlvError("network went away")
+            n = min(len(buf), max(1, len(data) // 3))
+            buf[:n] = data[self.sent:self.sent + n]
+            self.sent += n
+            return n
+
+    ptr = Pointer(md5(data), len(data))
+    reader = ObjectReader(cache, ptr.oid, ptr.size, Broken(), stored_size=len(data))  # type: ignore[arg-type]
     with pytest.raises(MlvError, match="network went away"):
-        cache.receive(Pointer(md5(SMALL), len(SMALL)), "remote 's'", write)
+        cache.put(ptr.oid, reader, ptr.size)
     assert objects(mlv_dir) == []
     assert temp_files(mlv_dir) == []
 
@@ -304,7 +334,7 @@ def _no_kernel_copy(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("data", [SMALL, BIG], ids=["small", "big"])
 def test_fast_copy_falls_back_and_leaves_the_whole_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                         data: bytes) -> None:
-    from gitext.cache import fast_copy
+    from gitext.store.reader import fast_copy
 
     _no_kernel_copy(monkeypatch)
     (tmp_path / "src").write_bytes(data)
@@ -315,7 +345,7 @@ def test_fast_copy_falls_back_and_leaves_the_whole_file(tmp_path: Path, monkeypa
 
 
 def test_fast_copy_short_source_is_an_error_not_a_short_file(tmp_path: Path) -> None:
-    from gitext.cache import fast_copy
+    from gitext.store.reader import fast_copy
 
     (tmp_path / "src").write_bytes(SMALL)
     with open(tmp_path / "src", "rb") as src, open(tmp_path / "dst", "wb") as dst:
@@ -329,26 +359,25 @@ def test_push_of_sealed_objects_without_kernel_copy_quarantines_nothing(
     through user space. Found by the benchmark: the copy was judged by the size of
     a file whose bytes still sat in Python's buffer, so every small object was
     called corrupt and moved out of the cache."""
-    from gitext.remotes.local import LocalStore
-
     _no_kernel_copy(monkeypatch)
     pointers = [cache.ingest_chunks([data]) for data in (SMALL, BIG)]
     assert all(cache.is_sealed(p) for p in pointers)
-    store = LocalStore("store", str(tmp_path / "store"))
+    store = DirectoryStore("store", str(tmp_path / "store"))
     for p in pointers:
-        store.upload(p.oid, cache.path(p.oid), p.size)
+        with cache.open(p.oid, p.size) as reader:
+            assert reader.trusted  # sealed: the kernel copy would be allowed
+            store.put(p.oid, reader, p.size)
         assert cache.is_sealed(p)
     assert not (mlv_dir / "bad").exists()
     for p, data in zip(pointers, (SMALL, BIG)):
-        out = io.BytesIO()
-        assert store.download(p.oid, out) == p.oid
-        assert out.getvalue() == data
+        with store.open(p.oid, p.size) as reader:
+            assert reader.read_all() == data and reader.md5 == p.oid
 
 
 # ------------------------------------------------------------------ deferred small writes
 
 def test_small_writer_stores_everything_and_counts_waiting_objects_as_present(cache: Cache) -> None:
-    from gitext.cache import SmallWriter
+    from gitext.store.cache import SmallWriter
 
     cache.writer = SmallWriter(cache)
     blobs = [os.urandom(100 + i) for i in range(300)]
@@ -365,7 +394,7 @@ def test_small_writer_stores_everything_and_counts_waiting_objects_as_present(ca
 
 def test_small_writer_failure_fails_the_next_file_and_names_the_lost_one(
         cache: Cache, monkeypatch: pytest.MonkeyPatch) -> None:
-    from gitext.cache import SmallWriter
+    from gitext.store.cache import SmallWriter
 
     cache.writer = SmallWriter(cache)
     cache.writer.store(md5(b"first"), b"first", "first.bin")  # synchronous: proves the cache is writable
@@ -386,7 +415,7 @@ def test_small_writer_failure_fails_the_next_file_and_names_the_lost_one(
 
 def test_small_writer_failure_after_the_last_file_is_reported_at_close(
         cache: Cache, monkeypatch: pytest.MonkeyPatch) -> None:
-    from gitext.cache import SmallWriter
+    from gitext.store.cache import SmallWriter
 
     cache.writer = SmallWriter(cache)
     cache.writer.store(md5(b"first"), b"first", "first.bin")

@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from gitext.config import Config, RemoteSpec, load_config, parse_config_list, split_key
+from gitext.config import Config, RemoteSpec, load_config, split_key
+from gitext.git.config import parse_list as parse_config_list
 from gitext.errors import ConfigError
-from gitext.git import find_repo
+from gitext.git.repo import find_repo
 from tests.conftest import git
 
 

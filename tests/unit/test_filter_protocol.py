@@ -14,7 +14,7 @@ import pytest
 from gitext.errors import ProtocolError
 from gitext.filter_process import FilterProcess, parse_headers
 from gitext.filters import FilterContext
-from gitext.git import find_repo
+from gitext.git.repo import find_repo
 from gitext.pktline import PktReader, PktWriter
 from gitext.pointer import Pointer
 from tests.conftest import git
@@ -702,6 +702,11 @@ class FailingRead(io.BytesIO):
             raise OSError(5, "Input/output error")
         return super().read(n)
 
+    def readinto(self, buf) -> int:  # type: ignore[no-untyped-def]
+        data = self.read(len(buf))
+        buf[:len(data)] = data
+        return len(data)
+
 
 def test_read_error_while_streaming_keeps_protocol_in_step(tmp_repo: Path, ctx: FilterContext,
                                                            stream_all: None,
@@ -710,7 +715,10 @@ def test_read_error_while_streaming_keeps_protocol_in_step(tmp_repo: Path, ctx: 
     reported as flush + a trailing ["status=error"] list; anything else puts
     git and the filter out of step for every later file."""
     ctx.cache.ingest_chunks([BIG])
-    monkeypatch.setattr(ctx.cache, "open", lambda oid: FailingRead(BIG))
+    from gitext.store.reader import ObjectReader
+
+    monkeypatch.setattr(ctx.cache, "open", lambda oid, size=None, **_kw: ObjectReader(
+        ctx.cache, oid, size, FailingRead(BIG), stored_size=len(BIG)))
     side = GitSide().smudge("a.bin", pointer_of(BIG)).smudge("b.bin", b"next")
     replies = serve_after_handshake(ctx, side)
     status, content, trailer = replies.full_response()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gitext.filters import FilterContext
-from gitext.git import find_repo
+from gitext.git.repo import find_repo
 from gitext.pointer import Pointer
 from tests.conftest import git
 

@@ -9,18 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from gitext.commands.import_dvc import (
-    RecordHashes,
-    parse_dvc_config,
-    read_remotes,
-    remove_gitignore_entries,
-    safe_relpath,
-    track_pattern,
-)
-from gitext.config import RemoteSpec
+from gitext.dvc.apply import remove_gitignore_entries
+from gitext.dvc.formats import parse_dvc_config, safe_relpath, track_pattern
+from gitext.dvc.legacy import RecordHashes
+from gitext.dvc.plan import read_remotes
 from gitext.errors import ConfigError
-from gitext.remotes import detect_layout, object_key, open_store
-from gitext.remotes.local import LocalStore
+from gitext.store import open_store
+from gitext.store.directory import DirectoryStore
+from gitext.store.layout import detect_layout, object_key
+from tests.storekit import get_bytes, put_bytes
 
 OID = "3e173e183b81085ff2d2dc3f137020ba"
 MiB = 1024 * 1024
@@ -191,22 +188,17 @@ def test_detect_layout() -> None:
     assert detect_layout(["files", "tmp", "runs"], True) == "dvc3"
 
 
-def put(store: LocalStore, tmp_path: Path, data: bytes) -> str:
-    src = tmp_path / "src"
-    src.write_bytes(data)
-    oid = md5(data)
-    store.upload(oid, str(src), len(data))
-    return oid
+def put(store: DirectoryStore, tmp_path: Path, data: bytes) -> str:
+    return put_bytes(store, data, tmp_path)
 
 
 def test_local_store_dvc3_layout(tmp_path: Path) -> None:
-    store = LocalStore("s", str(tmp_path / "store"), layout="dvc3")
+    store = DirectoryStore("s", str(tmp_path / "store"), layout="dvc3")
     oid = put(store, tmp_path, b"hello")
     assert (tmp_path / "store" / "files" / "md5" / oid[:2] / oid[2:]).read_bytes() == b"hello"
     assert store.exists([oid, OID]) == {oid}
     assert list(store.iter_oids()) == [oid]
-    buf = io.BytesIO()
-    assert store.download(oid, buf) == oid and buf.getvalue() == b"hello"
+    assert get_bytes(store, oid, 5) == b"hello"
 
 
 def test_local_store_detects_a_dvc3_remote(tmp_path: Path) -> None:
@@ -214,13 +206,13 @@ def test_local_store_detects_a_dvc3_remote(tmp_path: Path) -> None:
     path = tmp_path / "store" / "files" / "md5" / oid[:2] / oid[2:]
     path.parent.mkdir(parents=True)
     path.write_bytes(b"x")
-    store = open_store(RemoteSpec("s", str(tmp_path / "store")), str(tmp_path))
-    assert isinstance(store, LocalStore) and store.layout == "dvc3"
+    store = open_store("s", str(tmp_path / "store"), {}, str(tmp_path))
+    assert isinstance(store, DirectoryStore) and store.layout == "dvc3"
     assert store.exists([oid]) == {oid}
 
 
 def test_local_store_empty_or_missing_is_dvc2(tmp_path: Path) -> None:
-    store = LocalStore("s", str(tmp_path / "nothing-yet"))
+    store = DirectoryStore("s", str(tmp_path / "nothing-yet"))
     oid = put(store, tmp_path, b"data")
     assert store.layout == "dvc2"
     assert os.path.isfile(tmp_path / "nothing-yet" / oid[:2] / oid[2:])
@@ -228,8 +220,8 @@ def test_local_store_empty_or_missing_is_dvc2(tmp_path: Path) -> None:
 
 def test_unknown_layout_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown layout 'dvc4'"):
-        open_store(RemoteSpec("s", str(tmp_path), {"layout": "dvc4"}), str(tmp_path))
-    store = open_store(RemoteSpec("s", str(tmp_path), {"layout": "DVC3"}), str(tmp_path))
+        open_store("s", str(tmp_path), {"layout": "dvc4"}, str(tmp_path))
+    store = open_store("s", str(tmp_path), {"layout": "DVC3"}, str(tmp_path))
     assert store.layout == "dvc3"  # type: ignore[attr-defined]
 
 

@@ -1,66 +1,35 @@
-"""The local content-addressed store: <common dir>/mlv/cache/<md5[:2]>/<md5[2:]>.
+"""The local cache: a DirectoryStore at <common dir>/mlv/cache/<md5[:2]>/<md5[2:]>
+plus what only the cache needs:
+
+- ``Ingest``: bytes of unknown md5 (a file git is cleaning) hashed while they
+  arrive, kept in memory when small, spilled to a temp file on a writer thread
+  when large, installed under their md5 at the end;
+- ``SmallWriter``: small objects stored on a thread of its own while git goes on;
+- seals for every object it verified (seals.py), and the read-only mode.
 
 Objects reach their final name only by ``os.replace`` of a temp file in the
-same filesystem after their md5 was checked, so a reader never sees a
-partial object. Objects are read-only (0444).
+cache's file system (``<mlv>/tmp``), after their md5 was computed from the
+very bytes written, so a reader never sees a partial object.
 """
 from __future__ import annotations
 
 import errno
 import hashlib
 import os
-import shutil
 import tempfile
 import threading
-from typing import BinaryIO, Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
+from typing import BinaryIO
 
 from gitext import faults
-from gitext.errors import CorruptObject, MlvError
-from gitext.pointer import Pointer, is_oid
+from gitext.errors import MlvError, ObjectMissing
+from gitext.pointer import Pointer
+from gitext.store.directory import OBJECT_MODE, DirectoryStore, Stored
+from gitext.store.reader import CHUNK, ObjectReader
+from gitext.store.seals import SealBook
 
-CHUNK = 1024 * 1024
-OBJECT_MODE = 0o444
-# A verified object is "sealed": read-only with this mtime (1980-01-01). Any write to
-# it moves mtime to now, so a sealed object can be used without re-hashing it, and an
-# unsealed one is re-verified first. (Bit rot below the filesystem is fsck's job.)
-SEAL_MTIME_NS = 315532800 * 10**9
-
+SMALL_OBJECT = 1024 * 1024  # received whole (one read, one hash, one write) rather than streamed
 WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS})
-
-WriteFn = Callable[[BinaryIO], "str | None"]
-
-
-def object_relpath(oid: str) -> str:
-    """'<md5[:2]>/<md5[2:]>' - the only way an oid becomes a path, after validation."""
-    if not is_oid(oid):
-        raise MlvError(f"refusing to use {oid!r} as an object id (not 32 lowercase hex digits)")
-    return oid[:2] + "/" + oid[2:]
-
-
-def copy_hashing(src: BinaryIO, dst: BinaryIO | None, limit: int | None = None) -> tuple[str, int]:
-    """Copy ``src`` to ``dst`` (or just read it) in fixed chunks; return (md5, bytes)."""
-    digest = hashlib.md5()
-    try:  # a small file needs a small buffer (a 1 MiB allocation per tiny object adds up)
-        known = os.fstat(src.fileno()).st_size  # type: ignore[attr-defined]
-        size = CHUNK if known <= 0 else min(CHUNK, known + 1)
-    except (AttributeError, OSError, ValueError):
-        size = CHUNK
-    buf = bytearray(size)
-    view = memoryview(buf)
-    total = 0
-    while True:
-        want = size if limit is None else min(size, limit - total)
-        if want <= 0:
-            break
-        n = src.readinto(view[:want])  # type: ignore[attr-defined]
-        if not n:
-            break
-        digest.update(view[:n])
-        if dst is not None:
-            dst.write(view[:n])
-        total += n
-        faults.after_bytes(n)
-    return digest.hexdigest(), total
 
 
 def disk_error(exc: OSError, what: str) -> OSError | MlvError:
@@ -70,67 +39,6 @@ def disk_error(exc: OSError, what: str) -> OSError | MlvError:
         return exc
     return MlvError(f"cannot write {what}: {exc.strerror}",
                     "free some space there (or raise the file-size limit), then run the command again")
-
-
-FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
-
-
-def fast_copy(src: BinaryIO, dst: BinaryIO, size: int, linktype: str = "auto") -> str:
-    """Copy ``size`` bytes without passing them through Python where possible: a
-    copy-on-write clone where the filesystem can (XFS, Btrfs), else
-    copy_file_range, else a plain copy (another filesystem, FUSE, ...). Returns the
-    method used. On return ``dst`` is flushed and holds exactly ``size`` bytes;
-    a short copy raises OSError (EIO), never passes silently."""
-    method = ""
-    if linktype in ("auto", "reflink"):
-        import fcntl
-
-        try:
-            fcntl.ioctl(dst.fileno(), FICLONE, src.fileno())
-            method = "reflink"
-        except OSError as exc:
-            if linktype == "reflink":
-                raise MlvError(f"this filesystem cannot reflink ({exc.strerror})",
-                               "set 'git config mlv.linktype auto' to fall back to copying") from None
-    if not method:
-        method = "copy"
-        copied = 0
-        try:
-            while copied < size:
-                n = os.copy_file_range(src.fileno(), dst.fileno(), min(size - copied, 1 << 30))
-                if n == 0:
-                    break
-                copied += n
-        except OSError:
-            pass  # EXDEV, EOPNOTSUPP, EINVAL...: copy through user space from where it stopped
-        if copied < size:
-            src.seek(copied)
-            dst.seek(copied)
-            shutil.copyfileobj(src, dst, CHUNK)
-    dst.flush()
-    got = os.fstat(dst.fileno()).st_size
-    if got != size:
-        raise OSError(errno.EIO, f"short copy ({got} of {size} bytes)")
-    return method
-
-
-def md5_file(path: str) -> tuple[str, int]:
-    with open(path, "rb", buffering=0) as f:
-        return copy_hashing(f, None)  # type: ignore[arg-type]
-
-
-def is_sealed_file(path: str, size: int) -> bool:
-    """A verified object (see SEAL_MTIME_NS), untouched since."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return False
-    return st.st_mtime_ns == SEAL_MTIME_NS and st.st_size == size and not st.st_mode & 0o222
-
-
-def seal(path: str) -> None:
-    os.chmod(path, OBJECT_MODE)
-    os.utime(path, ns=(SEAL_MTIME_NS, SEAL_MTIME_NS))
 
 
 class _Spill:
@@ -144,7 +52,7 @@ class _Spill:
         import queue
 
         self._file = file
-        self._queue: "queue.Queue[bytearray | None]" = queue.Queue(maxsize=depth)
+        self._queue: queue.Queue[bytearray | None] = queue.Queue(maxsize=depth)
         self._block = bytearray()
         self.error: OSError | None = None
         self._thread = threading.Thread(target=self._run, name="mlv-spill", daemon=True)
@@ -212,11 +120,11 @@ class SmallWriter:
 
     MAX_SIZE = 64 * 1024
 
-    def __init__(self, cache: "Cache", depth: int = 1024) -> None:
+    def __init__(self, cache: Cache, depth: int = 1024) -> None:
         import queue
 
         self._cache = cache
-        self._queue: "queue.Queue[tuple[str, bytes, str] | None]" = queue.Queue(maxsize=depth)
+        self._queue: queue.Queue[tuple[str, bytes, str] | None] = queue.Queue(maxsize=depth)
         self.pending: dict[str, str] = {}
         self.error: tuple[str, MlvError] | None = None
         self._reported = False
@@ -244,7 +152,7 @@ class SmallWriter:
                 if item is None:
                     return
                 oid, data, label = item
-                if self.error is None and not os.path.isfile(self._cache.path(oid)):
+                if self.error is None and not self._cache.is_sealed(Pointer(oid, len(data))):
                     try:
                         self._cache.write_small(oid, data)
                     except MlvError as exc:
@@ -290,7 +198,7 @@ class Ingest:
     """Receives bytes of unknown md5: hashes them, keeps up to ``memory_limit``
     in memory, spills the rest to a temp file in the cache's filesystem."""
 
-    def __init__(self, cache: "Cache", memory_limit: int = 4 * CHUNK, label: str = "") -> None:
+    def __init__(self, cache: Cache, memory_limit: int = 4 * CHUNK, label: str = "") -> None:
         self._cache = cache
         self._label = label
         self._digest = hashlib.md5()
@@ -317,20 +225,26 @@ class Ingest:
             raise disk_error(exc, f"to the local cache ({self._cache.tmp_dir})") from None
         faults.after_bytes(len(data))
 
-    def finish(self) -> Pointer:
-        """Store the object (unless the cache has it already) and return its pointer."""
+    def finish(self, accept: Callable[[Pointer], bool] | None = None) -> Pointer:
+        """Store the object and return its pointer. A copy already cached and sealed
+        is kept; an unsealed one (perhaps damaged) is replaced by these bytes, whose
+        md5 was just computed. With ``accept``, bytes it refuses are dropped
+        (import-dvc's check of what DVC recorded) and ValueError is raised."""
         oid = self._digest.hexdigest()
         pointer = Pointer(oid, self.size)
         try:
+            if accept is not None and not accept(pointer):
+                raise ValueError(f"refused {oid}")
+            keep = self._cache.has(oid) and self._cache.is_sealed(pointer)
             if self._file is not None:
                 spill, self._file = self._file, None
                 spill.close()
-                if self._cache.has(oid):
+                if keep:
                     os.unlink(self._tmp)  # type: ignore[arg-type]
                 else:
                     self._cache.install(self._tmp, oid)  # type: ignore[arg-type]
                 self._tmp = None
-            elif not self._cache.has(oid):
+            elif not keep:
                 if self._cache.writer is not None:
                     self._cache.writer.store(oid, self._memory, self._label)
                 else:
@@ -354,36 +268,74 @@ class Ingest:
         self._memory = bytearray()
 
 
-class Cache:
-    def __init__(self, root: str) -> None:
-        self.root = root
-        self.tmp_dir = os.path.join(os.path.dirname(root), "tmp")
-        self._dirs: set[str] = set()
+class Cache(DirectoryStore):
+    def __init__(self, root: str, seals: SealBook | None = None) -> None:
+        state = os.path.dirname(root)
+        super().__init__("cache", root, layout="dvc2", label="the local cache", bad_dir=os.path.join(state, "bad"),
+                         seals=seals if seals is not None else SealBook(os.path.join(state, "seals.sqlite")))
+        self.tmp_dir = os.path.join(state, "tmp")
         self._counter = 0
         self.writer: SmallWriter | None = None  # set by the long-running filter
 
-    def path(self, oid: str) -> str:
-        return os.path.join(self.root, object_relpath(oid))
+    def damage_hint(self, moved_to: str | None) -> str:
+        where = f"moved to {moved_to}; " if moved_to else ""
+        return f"{where}'git mlv pull' fetches a good copy, or 'git add' the file that holds these bytes again"
+
+    def _missing(self, oid: str) -> MlvError:
+        return ObjectMissing(oid, self.label, "run 'git mlv fetch' to download it",
+                             message=f"object {oid} is not in the local cache")
+
+    # ------------------------------------------------------------ reading
 
     def has(self, oid: str) -> bool:
         if self.writer is not None and oid in self.writer.pending:
             return True
         return os.path.isfile(self.path(oid))
 
-    def open(self, oid: str) -> BinaryIO:
-        if self.writer is not None and oid in self.writer.pending:
+    def exists(self, oids: Collection[str]) -> set[str]:
+        return {oid for oid in oids if self.has(oid)}
+
+    def stat(self, oids: Collection[str]) -> dict[str, Stored]:
+        self._settle(oids)
+        return super().stat(oids)
+
+    def open(self, oid: str, size: int | None = None, *, rehash: bool = False, suffix: str = "",
+             quarantine: bool = True, check: bool = True) -> ObjectReader:
+        """A cached object as a verified stream; a corrupt one is quarantined when found."""
+        self._settle((oid,))
+        return super().open(oid, size, rehash=rehash, suffix=suffix, quarantine=quarantine, check=check)
+
+    def _settle(self, oids: Collection[str]) -> None:
+        """An object waiting in the small writer is written out before anyone reads it."""
+        if self.writer is not None and any(oid in self.writer.pending for oid in oids):
             self.writer.drain()
+
+    def verify(self, oid: str) -> bool:
+        """Re-hash the object (seal or not); False when missing or bad (left in place)."""
         try:
-            return open(self.path(oid), "rb")
-        except FileNotFoundError:
-            raise MlvError(f"object {oid} is not in the local cache",
-                           "run 'git mlv fetch' to download it") from None
+            with self.open(oid, rehash=True, quarantine=False) as reader:
+                reader.verify()
+        except MlvError:
+            return False
+        return True
+
+    def is_sealed(self, pointer: Pointer) -> bool:
+        path = self.path(pointer.oid)
+        try:
+            st = os.stat(path)
+        except OSError:
+            return False
+        return self.seals is not None and self.seals.is_sealed(path, st, pointer.size)
+
+    # ------------------------------------------------------------ writing
+
+    def _seal_installed(self, final: str) -> None:
+        if self.seals is not None:
+            self.seals.seal(final, os.stat(final))
 
     def temp_file(self) -> tuple[BinaryIO, str]:
         try:
-            if self.tmp_dir not in self._dirs:
-                os.makedirs(self.tmp_dir, exist_ok=True)
-                self._dirs.add(self.tmp_dir)
+            self._makedirs(self.tmp_dir)
             fd, tmp = tempfile.mkstemp(dir=self.tmp_dir, prefix="obj-")
         except OSError as exc:
             raise MlvError(f"cannot write to the cache at {self.tmp_dir}: {exc.strerror}",
@@ -391,16 +343,13 @@ class Cache:
         return os.fdopen(fd, "wb"), tmp
 
     def write_small(self, oid: str, data: bytes | bytearray) -> None:
-        """Store bytes already hashed in memory: a temp file created read-only and
-        sealed through its descriptor, then renamed (fewest syscalls for the many
-        small files of a dataset)."""
+        """Store bytes already hashed in memory: a temp file created read-only, then
+        renamed (fewest syscalls for the many small files of a dataset), then sealed."""
         self._counter += 1
         tmp = os.path.join(self.tmp_dir, f"obj-{os.getpid()}-{threading.get_ident()}-{self._counter}")
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
         try:
-            if self.tmp_dir not in self._dirs:
-                os.makedirs(self.tmp_dir, exist_ok=True)
-                self._dirs.add(self.tmp_dir)
+            self._makedirs(self.tmp_dir)
             try:
                 fd = os.open(tmp, flags, OBJECT_MODE)
             except FileExistsError:
@@ -413,7 +362,6 @@ class Cache:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
-            os.utime(fd, ns=(SEAL_MTIME_NS, SEAL_MTIME_NS))
         except OSError as exc:
             os.close(fd)
             os.unlink(tmp)
@@ -425,25 +373,20 @@ class Cache:
         faults.after_bytes(len(data))
         os.close(fd)
         final = self.path(oid)
-        directory = os.path.dirname(final)
         try:
-            if directory not in self._dirs:
-                os.makedirs(directory, exist_ok=True)
-                self._dirs.add(directory)
+            self._makedirs(os.path.dirname(final))
             os.replace(tmp, final)
         except BaseException:
             os.unlink(tmp)
             raise
+        self._seal_installed(final)
 
     def install(self, tmp: str, oid: str) -> None:
-        """Move a verified temp file to its final name, sealed."""
+        """Move a temp file whose bytes hash to ``oid`` to its final name, read-only, sealed."""
         final = self.path(oid)
         try:
-            seal(tmp)
-            directory = os.path.dirname(final)
-            if directory not in self._dirs:
-                os.makedirs(directory, exist_ok=True)
-                self._dirs.add(directory)
+            os.chmod(tmp, OBJECT_MODE)
+            self._makedirs(os.path.dirname(final))
             os.replace(tmp, final)
         except OSError as exc:
             try:
@@ -452,6 +395,35 @@ class Cache:
                 pass
             raise MlvError(f"cannot store object {oid} in the cache: {exc.strerror}",
                            "check the permissions and free space of the .git directory") from None
+        self._seal_installed(final)
+
+    def put(self, oid: str, reader: ObjectReader, size: int) -> None:
+        """Receive an object from another store, verified by ``reader`` on the way: a
+        small one in one read, a large one streamed into a temp file. Bad bytes
+        raise CorruptObject and are never installed."""
+        what = f"object {oid} to the local cache ({self.tmp_dir})"
+        if size <= SMALL_OBJECT:
+            data = reader.read_all()
+            try:
+                self.write_small(oid, data)
+            except OSError as exc:
+                raise disk_error(exc, what) from None
+            return
+        f, tmp = self.temp_file()
+        try:
+            try:
+                with f:
+                    reader.copy_to(f)
+            except OSError as exc:
+                raise disk_error(exc, what) from None
+            self.install(tmp, oid)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    def ingest(self, label: str = "") -> Ingest:
+        """Receive bytes of unknown md5 (see Ingest)."""
+        return Ingest(self, label=label)
 
     def ingest_chunks(self, chunks: Iterable[bytes | memoryview]) -> Pointer:
         ingest = Ingest(self)
@@ -467,69 +439,24 @@ class Cache:
         with open(path, "rb") as f:
             return self.ingest_chunks(iter(lambda: f.read(CHUNK), b""))
 
-    def receive(self, pointer: Pointer, where: str, write: "WriteFn") -> None:
-        """Let ``write(file)`` fill a temp file, check md5 and size, install it.
+    def stale_temps(self, older_than: float) -> list[str]:
+        import time
 
-        ``write`` may return the md5 it computed while writing; otherwise the
-        temp file is re-read to hash it. Bad bytes are deleted, never installed.
-        """
-        f, tmp = self.temp_file()
+        now = time.time()
+        found = super().stale_temps(older_than)
         try:
+            names = os.listdir(self.tmp_dir)
+        except OSError:
+            names = []
+        for name in names:
+            path = os.path.join(self.tmp_dir, name)
             try:
-                with f:
-                    computed = write(f)
-            except OSError as exc:
-                raise disk_error(exc, f"object {pointer.oid} to the local cache ({self.tmp_dir})") from None
-            if computed is None:
-                computed, size = md5_file(tmp)
-            else:
-                size = os.path.getsize(tmp)
-            if computed != pointer.oid or size != pointer.size:
-                raise CorruptObject(pointer.oid, computed, where,
-                                    "the copy there is damaged; push it again from a machine that has it")
-            self.install(tmp, pointer.oid)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+                if now - os.lstat(path).st_mtime > older_than:
+                    found.append(path)
+            except OSError:
+                continue
+        return sorted(found)
 
-    def receive_small(self, pointer: Pointer, where: str, data: bytes) -> None:
-        """Install bytes read whole from a store, after checking them."""
-        md5 = hashlib.md5(data).hexdigest()
-        if md5 != pointer.oid or len(data) != pointer.size:
-            raise CorruptObject(pointer.oid, md5, where,
-                                "the copy there is damaged; push it again from a machine that has it")
-        self.write_small(pointer.oid, data)
-
-    def verify(self, oid: str) -> bool:
-        try:
-            return md5_file(self.path(oid))[0] == oid
-        except FileNotFoundError:
-            return False
-
-    def is_sealed(self, pointer: Pointer) -> bool:
-        return is_sealed_file(self.path(pointer.oid), pointer.size)
-
-    def check(self, pointer: Pointer) -> bool:
-        """True if the object is intact: sealed, or re-hashed now (and sealed again).
-        A corrupt object is quarantined and False returned."""
-        if self.is_sealed(pointer):
-            return True
-        path = self.path(pointer.oid)
-        try:
-            md5, size = md5_file(path)
-        except FileNotFoundError:
-            return False
-        if md5 == pointer.oid and size == pointer.size:
-            seal(path)
-            return True
-        self.quarantine(pointer.oid)
-        return False
-
-    def quarantine(self, oid: str) -> str:
-        """Move a corrupt object aside (never delete it: it may be the only copy)."""
-        bad_dir = os.path.join(os.path.dirname(self.root), "bad")
-        os.makedirs(bad_dir, exist_ok=True)
-        dest = os.path.join(bad_dir, f"{oid}.{os.getpid()}")
-        os.replace(self.path(oid), dest)
-        return dest
-
+    def close(self) -> None:
+        if self.seals is not None:
+            self.seals.close()

@@ -1,4 +1,5 @@
-"""git mlv diff / log: tracked artifacts between two snapshots, and every version of one."""
+"""git mlv diff [REV1 [REV2]]: tracked artifacts added / modified / deleted / renamed
+between two snapshots (default HEAD and the working tree)."""
 from __future__ import annotations
 
 import argparse
@@ -6,34 +7,25 @@ import json
 import os
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any
 
-from gitext.cache import md5_file
+from gitext.context import Context
 from gitext.errors import MlvError, UsageError
-from gitext.git import (
+from gitext.git.objects import (
     BlobRef,
-    CommitInfo,
-    PointerReader,
-    Repo,
     blob_at,
-    blob_size,
-    check_attr_filter,
     conflicted_paths,
-    diff_names,
-    find_repo,
     head_exists,
     index_changes,
-    is_tree_at,
-    path_versions,
-    read_pointer_at,
     resolve_commit,
     tree_changes,
 )
+from gitext.git.repo import Repo
+from gitext.git.scanner import Scanner
+from gitext.git.worktree import changed_paths, check_attr
+from gitext.output import human_size
 from gitext.pointer import MAX_POINTER_SIZE, Pointer, parse_pointer
-from gitext.transfer import human_size
+from gitext.store.reader import md5_file
 
-Commit = Any  # a pygit2 commit, from gitext.git (pygit2 is imported only there)
 WORKSPACE = "workspace"
 ORDER = ("added", "modified", "renamed", "deleted")
 
@@ -49,7 +41,7 @@ class Change:
 
 # ------------------------------------------------------------------ diff
 
-def _side_commit(repo: Repo, rev: str) -> Commit | None:
+def _side_commit(repo: Repo, rev: str) -> str | None:
     """The commit ``rev`` names; None for HEAD in a repository with no commit yet."""
     if rev == "HEAD" and not head_exists(repo):
         return None
@@ -75,12 +67,12 @@ def _worktree_pointer(root: str, path: str, tracked: bool) -> Pointer | None:
     return Pointer(md5, size)
 
 
-def worktree_changes(repo: Repo, old: Commit | None) -> list[tuple[str, Pointer | None, Pointer | None]]:
+def worktree_changes(repo: Repo, old: str | None) -> list[tuple[str, Pointer | None, Pointer | None]]:
     """(path, pointer in ``old``, pointer in the working tree) for every path that differs.
     Staged changes come from the index (pygit2); unstaged ones from 'git diff', which runs
     the clean filter on files whose stat data changed."""
     root = repo.require_worktree()
-    reader = PointerReader(repo)
+    scanner = Scanner(repo)
     unmerged = conflicted_paths(repo)
     for path in sorted(unmerged):
         print(f"note: {path} is unmerged and not compared (resolve the conflict, then 'git add' it)",
@@ -91,9 +83,9 @@ def worktree_changes(repo: Repo, old: Commit | None) -> list[tuple[str, Pointer 
         if change.path in unmerged:
             continue
         old_refs[change.path] = change.old
-        new_ptrs[change.path] = read_pointer_at(reader, change.new)
-    unstaged = diff_names(repo, [])
-    attrs = check_attr_filter(repo, [p for s, p in unstaged if s not in "DU"])
+        new_ptrs[change.path] = scanner.pointer_at(change.new)
+    unstaged = [(c.status, c.path) for c in changed_paths(repo, staged=False)]
+    attrs = check_attr(repo, [p for s, p in unstaged if s not in "DU"])
     for status, path in unstaged:
         if status == "U" or path in unmerged:
             continue  # unmerged: the index has no single version to compare with
@@ -104,20 +96,17 @@ def worktree_changes(repo: Repo, old: Commit | None) -> list[tuple[str, Pointer 
             new_ptrs[path] = None
         else:
             new_ptrs[path] = _worktree_pointer(root, path, attrs.get(path) == "mlv")
-    return [(path, read_pointer_at(reader, old_refs[path]), new_ptrs[path]) for path in old_refs]
+    return [(path, scanner.pointer_at(old_refs[path]), new_ptrs[path]) for path in old_refs]
 
 
-def _ref_in(repo: Repo, commit: Commit | None, path: str) -> BlobRef | None:
+def _ref_in(repo: Repo, commit: str | None, path: str) -> BlobRef | None:
     return blob_at(repo, commit, path) if commit is not None else None
 
 
-def commit_changes(repo: Repo, old: Commit | None,
-                   new: Commit | None) -> list[tuple[str, Pointer | None, Pointer | None]]:
-    reader = PointerReader(repo)
-    out = []
-    for change in tree_changes(repo, old, new):
-        out.append((change.path, read_pointer_at(reader, change.old), read_pointer_at(reader, change.new)))
-    return out
+def commit_changes(repo: Repo, old: str | None, new: str | None) -> list[tuple[str, Pointer | None, Pointer | None]]:
+    scanner = Scanner(repo)
+    return [(change.path, scanner.pointer_at(change.old), scanner.pointer_at(change.new))
+            for change in tree_changes(repo, old, new)]
 
 
 def classify(pairs: list[tuple[str, Pointer | None, Pointer | None]]) -> list[Change]:
@@ -156,7 +145,7 @@ def _sides(args: argparse.Namespace) -> tuple[str, str | None]:
 
 
 def run_diff(args: argparse.Namespace) -> int:
-    repo = find_repo()
+    repo = Context().repo
     rev1, rev2 = _sides(args)
     old = _side_commit(repo, rev1)
     if rev2 is None:
@@ -208,73 +197,3 @@ def print_diff(changes: list[Change], label1: str, label2: str) -> None:
         print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
     counts = [f"{sum(c.status == s for c in changes)} {s}" for s in ORDER if any(c.status == s for c in changes)]
     print(", ".join(counts))
-
-
-# ------------------------------------------------------------------ log
-
-def repo_path(repo: Repo, path: str) -> str:
-    """PATH as typed (relative to the current directory) -> a path inside the repository."""
-    if repo.root is None:
-        return path.strip("/")
-    full = os.path.abspath(path)
-    root = os.path.realpath(repo.root)
-    rel = os.path.relpath(os.path.realpath(os.path.dirname(full)), root)
-    rel = os.path.normpath(os.path.join(rel, os.path.basename(full)))
-    if rel == ".":
-        raise UsageError(f"'{path}' is a directory; give the path of one file")
-    if rel.startswith(".." + os.sep) or rel == "..":
-        raise UsageError(f"'{path}' is outside the repository at {repo.root}")
-    return rel.replace(os.sep, "/")
-
-
-def _date(time: int, offset: int, full: bool = False) -> str:
-    moment = datetime.fromtimestamp(time, timezone(timedelta(minutes=offset)))
-    return moment.isoformat() if full else moment.strftime("%Y-%m-%d %H:%M")
-
-
-def run_log(args: argparse.Namespace) -> int:
-    repo = find_repo()
-    path = repo_path(repo, args.path)
-    rev = args.rev or "HEAD"
-    if rev == "HEAD" and not head_exists(repo):
-        raise MlvError("this repository has no commits yet", "commit first, then run 'git mlv log PATH'")
-    start = resolve_commit(repo, rev)
-    reader = PointerReader(repo)
-    rows = []
-    for info, ref in path_versions(repo, start, path):
-        pointer = read_pointer_at(reader, ref)
-        status = "deleted" if ref is None else ("tracked" if pointer is not None else "in git")
-        rows.append((info, ref, pointer, status))
-    if not rows:
-        if is_tree_at(repo, start, path):
-            raise UsageError(f"'{path}' is a directory; give the path of one file")
-        raise MlvError(f"'{path}' is not in the history of {rev}",
-                       f"check the path with 'git mlv ls-files {rev}' or 'git log --all -- {path}'")
-    if args.json:
-        print(json.dumps([_log_json(info, ref, pointer, status, repo) for info, ref, pointer, status in rows],
-                         indent=2))
-        return 0
-    table = [("commit", "date", "author", "md5", "size", "subject")]
-    for info, ref, pointer, status in rows:
-        if pointer is not None:
-            md5, size = pointer.short, human_size(pointer.size)
-        elif ref is None:
-            md5, size = "deleted", ""
-        else:
-            md5, size = "(in git)", human_size(blob_size(repo, ref.git_oid))
-        table.append((info.short, _date(info.time, info.offset), info.author, md5, size, info.subject))
-    widths = [max(len(row[i]) for row in table) for i in range(5)]
-    for row in table:
-        cells = [row[i].rjust(widths[i]) if i == 4 else row[i].ljust(widths[i]) for i in range(5)]
-        print("  ".join(cells + [row[5]]).rstrip())
-    return 0
-
-
-def _log_json(info: CommitInfo, ref: BlobRef | None, pointer: Pointer | None, status: str,
-              repo: Repo) -> dict[str, object]:
-    return {
-        "commit": info.git_oid, "date": _date(info.time, info.offset, full=True),
-        "author": info.author, "email": info.email, "subject": info.subject, "status": status,
-        "md5": pointer.oid if pointer else None,
-        "size": pointer.size if pointer else (blob_size(repo, ref.git_oid) if ref else None),
-    }

@@ -1,4 +1,4 @@
-"""A blob store in an S3 bucket: AWS or any S3-compatible server.
+"""An object store in an S3 bucket: AWS or any S3-compatible server.
 
 The only module that imports boto3/botocore; ``open_store`` imports it only
 for ``s3://`` URLs, so plain git commands never pay for boto3.
@@ -6,11 +6,14 @@ for ``s3://`` URLs, so plain git commands never pay for boto3.
 Layout: ``s3://bucket/prefix`` keeps object ``oid`` at key
 ``prefix/<oid[:2]>/<oid[2:]>`` (no leading slash without a prefix), the DVC 2.x
 remote layout, or at ``prefix/files/md5/<oid[:2]>/<oid[2:]>`` with option
-``layout dvc3`` (detected when unset). Guarantees, as for the local store: an upload is verified
-against its md5 before any byte is visible (S3 makes an object visible only
-when its PUT or multipart completion succeeds, and a failed multipart upload
-is aborted); downloads hash on the way (or the caller re-hashes) and never
-leave anything under a final name.
+``layout dvc3`` (detected when unset). Guarantees, as for a directory store: an
+upload is verified against its md5 before any byte is visible (the source is
+sealed or hashed first, and every single-part PUT carries Content-MD5, so S3
+checks too; S3 makes an object visible only when its PUT or multipart
+completion succeeds, and a failed multipart upload is aborted); a download is
+an ObjectReader over the GET stream, hashed on the way, resumed with a Range
+request when the stream breaks. A single-part object's ETag is its md5, so a
+damaged or truncated copy is seen from a listing, without reading it.
 
 Retries happen at two levels: botocore's own (``standard`` mode, a few
 attempts per request, with backoff, for throttling, 5xx and connection
@@ -22,7 +25,6 @@ names the object and the remote. See docs/s3.md.
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 import random
 import re
@@ -31,7 +33,7 @@ import time
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import BinaryIO, TypeVar
+from typing import TypeVar
 
 import boto3
 import boto3.exceptions
@@ -41,10 +43,12 @@ import urllib3.exceptions
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config as BotoConfig
 
-from gitext.cache import CHUNK, copy_hashing, object_relpath
-from gitext.config import SECRET_KEYS, RemoteSpec
-from gitext.errors import ConfigError, CorruptObject, MlvError, ObjectMissing, RemoteError
+from gitext.errors import ConfigError, MlvError, ObjectMissing, RemoteError
+from gitext.options import SECRET_KEYS, git_key, parse_choice, parse_count, parse_size
 from gitext.pointer import is_oid
+from gitext.store.directory import Stored
+from gitext.store.layout import DVC3_PREFIX, check_layout, detect_layout, object_key, objects_prefix, oid_of
+from gitext.store.reader import CHUNK, ObjectReader
 
 T = TypeVar("T")
 
@@ -72,13 +76,6 @@ LIST_WEIGHT = 2
 LIST_PAGE_SIZE = 1000                # keys per LIST request (S3's maximum)
 EXISTS_MODES = ("auto", "head", "list")
 
-# Layouts (option ``layout``): dvc2 keeps objects at <prefix>/xx/yyyy, dvc3 (what
-# DVC 3.x writes) at <prefix>/files/md5/xx/yyyy. Unset: detected once per store
-# from the top-level names under the prefix (one LIST), as the local store does.
-LAYOUTS = ("dvc2", "dvc3")
-DVC3_DIR = "files/md5/"
-_TWO_HEX = re.compile(r"[0-9a-f]{2}")
-
 NO_SUCH_BUCKET = {"NoSuchBucket"}
 ACCESS_DENIED = {"AccessDenied", "AllAccessDisabled", "AccountProblem", "Forbidden", "403"}
 BAD_CREDENTIALS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken",
@@ -89,9 +86,7 @@ TRANSIENT_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimi
                    "BadDigest", "IncompleteBody", "OperationAborted", "503", "500", "502", "504"}
 MISSING_KEY = {"NoSuchKey", "404", "NotFound"}
 
-_SIZE = re.compile(r"\s*(\d+)\s*([a-zA-Z]*)\s*")
-_SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": MiB, "mb": MiB, "mib": MiB,
-               "g": 1024 * MiB, "gb": 1024 * MiB, "gib": 1024 * MiB}
+_MD5_ETAG = re.compile(r"[0-9a-f]{32}")
 _BOTO_ERRORS = (bex.BotoCoreError, bex.ClientError, boto3.exceptions.Boto3Error,
                 s3transfer.exceptions.RetriesExceededError, s3transfer.exceptions.S3UploadFailedError,
                 s3transfer.exceptions.S3DownloadFailedError, urllib3.exceptions.HTTPError)
@@ -108,33 +103,6 @@ def parse_s3_url(url: str) -> tuple[str, str]:
         raise ConfigError(f"'{url}' names no bucket", "use s3://bucket or s3://bucket/prefix")
     parts = [p for p in prefix.split("/") if p]
     return bucket, "".join(p + "/" for p in parts)
-
-
-def parse_size(value: str | None, default: int, what: str) -> int:
-    """'64MiB', '5m', '1048576' -> bytes (binary units, as Config.get_size)."""
-    if value is None or value.strip() == "":
-        return default
-    match = _SIZE.fullmatch(value)
-    if not match or match.group(2).lower() not in _SIZE_UNITS:
-        raise ConfigError(f"{what} must be a size such as 64MiB, not '{value}'", f"git mlv remote modify {what} 64MiB")
-    return int(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
-
-
-def _option_key(name: str) -> str:
-    """'access_key_id', 'access-key-id' and 'accesskeyid' are one option."""
-    return name.lower().replace("_", "").replace("-", "")
-
-
-def _parse_jobs(value: str | None, what: str) -> int:
-    if value is None or value.strip() == "":
-        return DEFAULT_JOBS
-    try:
-        jobs = int(value)
-    except ValueError:
-        jobs = 0
-    if jobs < 1:
-        raise ConfigError(f"{what} must be a positive integer, not '{value}'", f"git mlv remote modify {what} 16")
-    return jobs
 
 
 def _parse_verify(value: str | None) -> bool | str:
@@ -194,46 +162,47 @@ def _backoff(attempt: int) -> float:
 # ---------------------------------------------------------------- the store
 
 class S3Store:
-    def __init__(self, spec: RemoteSpec) -> None:
-        self.name = spec.name
-        self.url = spec.url
-        self.bucket, self.prefix = parse_s3_url(spec.url)
+    cheap_reads = False  # verifying a copy means downloading it: trust its size (and md5 ETag)
+
+    def __init__(self, name: str, url: str, options: dict[str, str]) -> None:
+        self.name = name
+        self.url = url
+        self.label = f"remote '{name}'"
+        self.bucket, self.prefix = parse_s3_url(url)
         # option names as users type them (access_key_id) or as git config stores them (accesskeyid)
-        opts = {_option_key(k): v for k, v in spec.options.items()}
+        opts = {git_key(k): v for k, v in options.items()}
         self.endpoint = opts.get("endpointurl") or None
         self.region = opts.get("region") or None
         self.profile = opts.get("profile") or None
-        self.default_jobs = _parse_jobs(opts.get("jobs"), f"{self.name} jobs")
+        self.default_jobs = parse_count(opts.get("jobs"), DEFAULT_JOBS, f"{name} jobs",
+                                        f"git mlv remote modify {name} jobs 16")
         self.multipart_threshold = parse_size(opts.get("multipartthreshold"), DEFAULT_MULTIPART_THRESHOLD,
-                                              f"{self.name} multipart_threshold")
+                                              f"{name} multipart_threshold",
+                                              f"git mlv remote modify {name} multipart_threshold 64MiB")
         self.multipart_chunksize = parse_size(opts.get("multipartchunksize"), DEFAULT_MULTIPART_CHUNKSIZE,
-                                              f"{self.name} multipart_chunksize")
+                                              f"{name} multipart_chunksize",
+                                              f"git mlv remote modify {name} multipart_chunksize 16MiB")
         if self.multipart_chunksize < MIN_MULTIPART_CHUNKSIZE:
-            raise ConfigError(f"multipart_chunksize of remote '{self.name}' must be at least 5MiB (an S3 limit)",
-                              f"git mlv remote modify {self.name} multipart_chunksize 16MiB")
+            raise ConfigError(f"multipart_chunksize of remote '{name}' must be at least 5MiB (an S3 limit)",
+                              f"git mlv remote modify {name} multipart_chunksize 16MiB")
         self.verify = _parse_verify(opts.get("verifyssl"))
-        self.exists_check = (opts.get("existscheck") or "auto").lower()
-        if self.exists_check not in EXISTS_MODES:
-            raise ConfigError(f"exists_check of remote '{self.name}' must be one of {', '.join(EXISTS_MODES)}",
-                              f"git mlv remote modify {self.name} exists_check auto")
+        self.exists_check = parse_choice(opts.get("existscheck"), EXISTS_MODES, f"exists_check of remote '{name}'",
+                                         f"git mlv remote modify {name} exists_check auto") or "auto"
         self.addressing_style = opts.get("addressingstyle") or ("path" if self.endpoint else None)
         self.list_page_size = LIST_PAGE_SIZE
-        layout = (opts.get("layout") or "").strip().lower() or None
-        if layout is not None and layout not in LAYOUTS:
-            raise ConfigError(f"remote '{self.name}' has an unknown layout '{opts.get('layout')}'",
-                              f"git mlv remote modify {self.name} layout dvc2   (or dvc3, or --unset to detect it)")
-        self._layout = layout
-        self._keys = {k: opts[_option_key(k)] for k in SECRET_KEYS if opts.get(_option_key(k))}
+        self._layout = check_layout(opts.get("layout"), name)
+        self._keys = {k: opts[git_key(k)] for k in SECRET_KEYS if opts.get(git_key(k))}
         if ("access_key_id" in self._keys) != ("secret_access_key" in self._keys):
             have, lack = (("access_key_id", "secret_access_key") if "access_key_id" in self._keys
                           else ("secret_access_key", "access_key_id"))
-            raise ConfigError(f"remote '{self.name}' has {have} but no {lack} in .git/config",
-                              f"set both, or neither: git mlv remote modify --local {self.name} {lack} VALUE")
+            raise ConfigError(f"remote '{name}' has {have} but no {lack} in .git/config",
+                              f"set both, or neither: git mlv remote modify --local {name} {lack} VALUE")
         self._lock = threading.Lock()
         self._layout_lock = threading.Lock()
         self._client: object | None = None
         self._transfer: TransferConfig | None = None
         self._bucket_checked = False
+        self._etags_are_md5 = True  # until an encrypted object proves otherwise (SSE-KMS, SSE-C)
 
     def __repr__(self) -> str:  # never shows credentials
         return f"S3Store({self.name!r}, {self.url!r}, endpoint={self.endpoint!r})"
@@ -396,36 +365,35 @@ class S3Store:
     @property
     def objects_prefix(self) -> str:
         """The key prefix under which the <xx>/<yyyy> objects live."""
-        return self.prefix + (DVC3_DIR if self.layout == "dvc3" else "")
+        return self.prefix + objects_prefix(self.layout)
 
     def _detect_layout(self) -> str:
-        """dvc3 when files/md5/ holds something and no two-hex prefix sits beside
-        it (a remote only DVC 3.x wrote to); else dvc2 (also when empty or mixed)."""
         client = self.client()
         top = self._retry("looking at the remote's layout",
                           partial(client.list_objects_v2, Bucket=self.bucket, Prefix=self.prefix, Delimiter="/",
                                   MaxKeys=self.list_page_size), bucket_level=True)
-        names = {item["Prefix"][len(self.prefix):].rstrip("/") for item in top.get("CommonPrefixes", ())}
-        if "files" not in names or any(_TWO_HEX.fullmatch(name) for name in names):
-            return "dvc2"
+        names = [item["Prefix"][len(self.prefix):].rstrip("/") for item in top.get("CommonPrefixes", ())]
+        if "files" not in names:
+            return detect_layout(names, False)
         inside = self._retry("looking at the remote's layout",
-                             partial(client.list_objects_v2, Bucket=self.bucket, Prefix=self.prefix + DVC3_DIR,
+                             partial(client.list_objects_v2, Bucket=self.bucket, Prefix=self.prefix + DVC3_PREFIX,
                                      MaxKeys=1), bucket_level=True)
-        return "dvc3" if inside.get("Contents") else "dvc2"
+        return detect_layout(names, bool(inside.get("Contents")))
 
-    def key(self, oid: str) -> str:
-        rel = object_relpath(oid)  # validates the oid before anything else
-        return self.objects_prefix + rel
+    def key(self, oid: str, suffix: str = "") -> str:
+        return self.prefix + object_key(oid, self.layout, suffix)  # validates the oid before anything else
 
     def _oid_of(self, key: str) -> str | None:
         base = self.objects_prefix
-        rel = key[len(base):] if key.startswith(base) else ""
-        if len(rel) != 33 or rel[2] != "/":
-            return None
-        oid = rel[:2] + rel[3:]
-        return oid if is_oid(oid) else None
+        return oid_of(key[len(base):]) if key.startswith(base) else None
 
-    # ------------------------------------------------------------ BlobStore
+    def damage_hint(self, moved_to: str | None) -> str:
+        if moved_to:
+            return f"moved to {moved_to}; run 'git mlv push' on a machine that has a good copy"
+        return (f"run 'git mlv push' on a machine that has a good copy (it replaces a copy whose size or "
+                f"md5 ETag is wrong), or 'git mlv fsck --remote {self.name}' there")
+
+    # ------------------------------------------------------------ reading
 
     def check_readable(self) -> None:
         if self._bucket_checked:
@@ -446,51 +414,80 @@ class S3Store:
         self._bucket_checked = True
 
     def exists(self, oids: Collection[str]) -> set[str]:
+        return set(self._listed(oids))
+
+    def stat(self, oids: Collection[str]) -> dict[str, Stored]:
+        """The objects of ``oids`` the bucket holds, with their size; ``intact`` is
+        judged from the ETag where it is an md5 (a single-part upload, not
+        KMS- or customer-key-encrypted), else unknown."""
+        return {oid: self._judge(oid, size, etag, head) for oid, (size, etag, head) in self._listed(oids).items()}
+
+    def _listed(self, oids: Collection[str]) -> dict[str, tuple[int, str, dict | None]]:
+        """oid -> (size, ETag, the HEAD response if one was made) for the objects present,
+        by HEAD per object or by listing their fan-out prefixes (option exists_check)."""
         wanted = {oid for oid in oids if is_oid(oid)}
         if not wanted:
-            return set()
+            return {}
         self.check_readable()
         groups: dict[str, set[str]] = {}
         for oid in wanted:
             groups.setdefault(oid[:2], set()).add(oid)
         mode = self.exists_check
         if mode == "head" or (mode == "auto" and len(wanted) < LIST_WEIGHT * len(groups)):
-            return self._exists_by_head(wanted)
+            return self._stat_by_head(wanted)
         budget = None if mode == "list" else max(1, len(wanted) // (LIST_WEIGHT * len(groups)))
         order = sorted(groups, key=lambda p: (-len(groups[p]), p))
         sample = self._list_prefix(order[0], budget)
         if sample is None:  # the remote is too large to list for this many objects
-            return self._exists_by_head(wanted)
-        found = wanted & sample
+            return self._stat_by_head(wanted)
+        found = {oid: (size, etag, None) for oid, (size, etag) in sample.items() if oid in wanted}
         rest = order[1:]
         if rest:
-            with ThreadPoolExecutor(max_workers=min(self.default_jobs, len(rest)), thread_name_prefix="mlv-s3-list") as pool:
+            with ThreadPoolExecutor(max_workers=min(self.default_jobs, len(rest)),
+                                    thread_name_prefix="mlv-s3-list") as pool:
                 for listed in pool.map(lambda p: self._list_prefix(p, None), rest):
-                    found |= wanted & (listed or set())
+                    found.update({oid: (size, etag, None) for oid, (size, etag) in (listed or {}).items()
+                                  if oid in wanted})
         return found
 
-    def _exists_by_head(self, wanted: set[str]) -> set[str]:
+    def _judge(self, oid: str, size: int, etag: str, head: dict | None) -> Stored:
+        etag = etag.strip('"').lower()
+        if not self._etags_are_md5 or not _MD5_ETAG.fullmatch(etag):
+            return Stored(size, None)  # multipart ("-N"): its ETag is no md5 of the bytes
+        if etag == oid:
+            return Stored(size, True)
+        if head is None:  # encrypted objects have ETags that are not md5s: ask before calling it damaged
+            head = self._retry(f"checking object {oid}", lambda: self.client().head_object(
+                Bucket=self.bucket, Key=self.key(oid)))
+        if head.get("ServerSideEncryption", "").startswith("aws:kms") or head.get("SSECustomerAlgorithm"):
+            self._etags_are_md5 = False
+            return Stored(size, None)
+        return Stored(size, False)
+
+    def _stat_by_head(self, wanted: set[str]) -> dict[str, tuple[int, str, dict | None]]:
         client = self.client()
 
-        def head(oid: str) -> bool:
-            def op() -> bool:
+        def head(oid: str) -> tuple[int, str, dict | None] | None:
+            def op() -> tuple[int, str, dict | None] | None:
                 try:
-                    client.head_object(Bucket=self.bucket, Key=self.key(oid))
+                    meta = client.head_object(Bucket=self.bucket, Key=self.key(oid))
                 except bex.ClientError as exc:
                     if _code_status(exc)[0] in MISSING_KEY:
-                        return False
+                        return None
                     raise
-                return True
+                return int(meta.get("ContentLength", -1)), str(meta.get("ETag", "")), meta
             return self._retry(f"checking object {oid}", op)
 
         ordered = sorted(wanted)
         if len(ordered) == 1:
-            return {ordered[0]} if head(ordered[0]) else set()
-        with ThreadPoolExecutor(max_workers=min(self.default_jobs, len(ordered)), thread_name_prefix="mlv-s3-head") as pool:
-            return {oid for oid, present in zip(ordered, pool.map(head, ordered)) if present}
+            found = head(ordered[0])
+            return {ordered[0]: found} if found is not None else {}
+        with ThreadPoolExecutor(max_workers=min(self.default_jobs, len(ordered)),
+                                thread_name_prefix="mlv-s3-head") as pool:
+            return {oid: meta for oid, meta in zip(ordered, pool.map(head, ordered)) if meta is not None}
 
-    def _list_keys(self, prefix: str, max_pages: int | None) -> Iterator[list[str] | None]:
-        """Pages of keys under ``prefix``; yields None (and stops) past ``max_pages``."""
+    def _list_keys(self, prefix: str, max_pages: int | None) -> Iterator[list[dict] | None]:
+        """Pages of listed objects under ``prefix``; yields None (and stops) past ``max_pages``."""
         client = self.client()
         token: str | None = None
         pages = 0
@@ -504,25 +501,59 @@ class S3Store:
             page = self._retry(f"listing {prefix or 'the bucket'}", partial(client.list_objects_v2, **kwargs),
                                bucket_level=True)
             pages += 1
-            yield [item["Key"] for item in page.get("Contents", ())]
+            yield list(page.get("Contents", ()))
             token = page.get("NextContinuationToken")
             if not page.get("IsTruncated") or not token:
                 return
 
-    def _list_prefix(self, two_hex: str, max_pages: int | None) -> set[str] | None:
-        found: set[str] = set()
-        for keys in self._list_keys(self.objects_prefix + two_hex + "/", max_pages):
-            if keys is None:
+    def _list_prefix(self, two_hex: str, max_pages: int | None) -> dict[str, tuple[int, str]] | None:
+        """oid -> (size, ETag) for every object under one fan-out prefix; None past the page budget."""
+        found: dict[str, tuple[int, str]] = {}
+        for items in self._list_keys(self.objects_prefix + two_hex + "/", max_pages):
+            if items is None:
                 return None
-            for key in keys:
-                oid = self._oid_of(key)
+            for item in items:
+                oid = self._oid_of(item["Key"])
                 if oid is not None:
-                    found.add(oid)
+                    found[oid] = (int(item.get("Size", -1)), str(item.get("ETag", "")))
         return found
 
+    def iter_oids(self) -> Iterator[str]:
+        self.check_readable()
+        for items in self._list_keys(self.objects_prefix, None):
+            for item in items or ():
+                oid = self._oid_of(item["Key"])
+                if oid is not None:
+                    yield oid
+
+    def open(self, oid: str, size: int | None = None, *, rehash: bool = False, suffix: str = "",
+             quarantine: bool = False, check: bool = True) -> ObjectReader:
+        """The object as a verified stream over its GET response (see ObjectReader)."""
+        body = _Body(self, oid, self.key(oid, suffix))
+        return ObjectReader(self, oid, size, body, stored_size=body.length, check=check, quarantine=quarantine)
+
+    # ------------------------------------------------------------ writing
+
+    def put(self, oid: str, reader: ObjectReader, size: int) -> None:
+        """Upload what ``reader`` holds. An unsealed source is hashed first (so nothing
+        unverified is ever sent); single-part PUTs carry Content-MD5, so S3 checks too."""
+        reader.ensure_verified()
+        key = self.key(oid)
+        client = self.client()
+        path = getattr(reader.raw, "name", None)
+        what = f"uploading object {oid}"
+        if size < self.multipart_threshold or not isinstance(path, str):
+            def put() -> None:
+                reader.seek(0)
+                client.put_object(Bucket=self.bucket, Key=key, Body=reader.raw, ContentLength=size,
+                                  ContentMD5=base64.b64encode(bytes.fromhex(oid)).decode("ascii"))
+            self._retry(what, put)
+            return
+        self._retry(what, lambda: client.upload_file(path, self.bucket, key, Config=self._transfer))
+
     def quarantine(self, oid: str) -> str:
-        """Move a corrupt object aside (for fsck): copy it to <prefix>bad/<oid>.<time>,
-        and delete the original only once the copy exists. Never the only copy lost."""
+        """Move a corrupt object aside: copy it to <prefix>bad/<oid>.<time>, and delete
+        the original only once the copy exists. Never the only copy lost."""
         client = self.client()
         src, dest = self.key(oid), f"{self.prefix}bad/{oid}.{int(time.time())}"
         self._retry(f"quarantining object {oid}",
@@ -530,75 +561,77 @@ class S3Store:
         self._retry(f"quarantining object {oid}", lambda: client.delete_object(Bucket=self.bucket, Key=src))
         return f"s3://{self.bucket}/{dest}"
 
-    def temp_files(self) -> Iterator[tuple[str, float]]:
-        """Incomplete multipart uploads under the prefix: (name, start time), for fsck."""
+    def stale_temps(self, older_than: float) -> list[str]:
+        """Incomplete multipart uploads under the prefix started more than ``older_than`` s ago."""
         client = self.client()
         listing = self._retry("listing incomplete uploads",
                               lambda: client.list_multipart_uploads(Bucket=self.bucket, Prefix=self.prefix))
-        for upload in listing.get("Uploads", ()):
-            yield (f"s3://{self.bucket}/{upload['Key']} (incomplete upload {upload['UploadId'][:12]})",
-                   upload["Initiated"].timestamp())
+        now = time.time()
+        return sorted(f"s3://{self.bucket}/{upload['Key']} (incomplete upload {upload['UploadId'][:12]})"
+                      for upload in listing.get("Uploads", ())
+                      if now - upload["Initiated"].timestamp() > older_than)
 
-    def iter_oids(self) -> Iterator[str]:
-        self.check_readable()
-        for keys in self._list_keys(self.objects_prefix, None):
-            for key in keys or ():
-                oid = self._oid_of(key)
-                if oid is not None:
-                    yield oid
+    def close(self) -> None:
+        """Connections close with the client."""
 
-    def upload(self, oid: str, src: str, size: int) -> None:
-        key = self.key(oid)
-        client = self.client()
-        what = f"uploading object {oid}"
-        if size < self.multipart_threshold:
-            def put() -> None:
-                with open(src, "rb") as f:
-                    md5 = self._verify_source(oid, f, size)
-                    f.seek(0)
-                    client.put_object(Bucket=self.bucket, Key=key, Body=f, ContentLength=size,
-                                      ContentMD5=base64.b64encode(bytes.fromhex(md5)).decode("ascii"))
-            self._retry(what, put)
-            return
 
-        def put_multipart() -> None:
-            with open(src, "rb") as f:
-                self._verify_source(oid, f, size)
-            client.upload_file(src, self.bucket, key, Config=self._transfer)
-        self._retry(what, put_multipart)
+class _Body:
+    """The bytes of one GET, as a raw stream for ObjectReader: read in order, and when
+    the stream breaks midway (a reset, a read timeout) fetched again from where it
+    stopped with a Range request, up to OWN_ATTEMPTS times."""
 
-    def _verify_source(self, oid: str, f: BinaryIO, size: int) -> str:
-        md5, got = copy_hashing(f, None)
-        if md5 != oid or got != size:
-            raise CorruptObject(oid, md5, "the local cache", "run 'git mlv fsck' and re-add the file it names")
-        return md5
+    def __init__(self, store: S3Store, oid: str, key: str) -> None:
+        self._store, self._oid, self._key = store, oid, key
+        self._client = store.client()
+        self._pos = 0
+        self._failures = 0
+        self._stream: object | None = None
+        self._chunks: Iterator[bytes] | None = None
+        self._left = memoryview(b"")
+        self.length = self._get(None)
 
-    def download(self, oid: str, dest: BinaryIO) -> str | None:
-        key = self.key(oid)
-        client = self.client()
-
-        def get() -> str | None:
-            dest.seek(0)
-            dest.truncate()
+    def _get(self, start: int | None) -> int | None:
+        def op() -> int | None:
+            kwargs: dict[str, object] = {"Bucket": self._store.bucket, "Key": self._key}
+            if start:
+                kwargs["Range"] = f"bytes={start}-"
             try:
-                response = client.get_object(Bucket=self.bucket, Key=key)
-                length = response.get("ContentLength")
-                body = response["Body"]
-                if length is not None and length >= self.multipart_threshold:
-                    body.close()
-                    client.download_fileobj(self.bucket, key, dest, Config=self._transfer)
-                    return None
+                response = self._client.get_object(**kwargs)
             except bex.ClientError as exc:
                 if _code_status(exc)[0] in MISSING_KEY:
-                    raise ObjectMissing(oid, self.where, "push it from a machine that has it") from None
+                    raise ObjectMissing(self._oid, self._store.where, "push it from a machine that has it") from None
                 raise
-            digest = hashlib.md5()
-            try:
-                for chunk in body.iter_chunks(CHUNK):
-                    digest.update(chunk)
-                    dest.write(chunk)
-            finally:
-                body.close()
-            return digest.hexdigest()
+            self._stream = response["Body"]
+            self._chunks = response["Body"].iter_chunks(CHUNK)
+            length = response.get("ContentLength")
+            return None if length is None else int(length) + (start or 0)
+        return self._store._retry(f"downloading object {self._oid}", op)
 
-        return self._retry(f"downloading object {oid}", get)
+    def readinto(self, buf: memoryview) -> int:
+        while not self._left:
+            try:
+                self._left = memoryview(next(self._chunks, b""))  # type: ignore[arg-type]
+                if not self._left:
+                    return 0
+            except _BOTO_ERRORS as exc:
+                self._failures += 1
+                if self._failures >= OWN_ATTEMPTS or not is_transient(exc):
+                    raise self._store._error(exc, f"downloading object {self._oid}") from None
+                time.sleep(_backoff(self._failures))
+                self.close()
+                self._get(self._pos)
+        n = min(len(buf), len(self._left))
+        buf[:n] = self._left[:n]
+        self._left = self._left[n:]
+        self._pos += n
+        return n
+
+    def read(self, n: int) -> bytes:
+        buf = bytearray(n)
+        got = self.readinto(memoryview(buf))
+        return bytes(buf[:got])
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()  # type: ignore[attr-defined]
+            self._stream = None

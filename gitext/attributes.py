@@ -1,0 +1,81 @@
+""".gitattributes: the patterns git mlv tracks, read and written in one place,
+atomically (a temp file renamed over the old one)."""
+from __future__ import annotations
+
+import os
+
+ATTRS = "filter=mlv diff=mlv merge=mlv -text"
+FILE = ".gitattributes"
+
+
+def escape_pattern(pattern: str) -> str:
+    """gitattributes has no quoting: spaces become [[:space:]], a leading # is escaped."""
+    out = pattern.replace(" ", "[[:space:]]")
+    if out.startswith("#"):
+        out = "\\" + out
+    return out
+
+
+def is_ours(line: str) -> bool:
+    return "filter=mlv" in line.split()[1:]
+
+
+def pattern_of(line: str) -> str | None:
+    words = line.split()
+    return words[0] if words else None
+
+
+class Attributes:
+    """The root .gitattributes of a working tree, as lines."""
+
+    def __init__(self, root: str) -> None:
+        self.path = os.path.join(root, FILE)
+        try:
+            with open(self.path, encoding="utf-8") as f:
+                self.lines = f.read().splitlines()
+        except FileNotFoundError:
+            self.lines = []
+
+    def tracked(self) -> list[str]:
+        """The patterns with filter=mlv, in file order."""
+        return [line.split()[0] for line in self.lines
+                if line.strip() and not line.startswith("#") and is_ours(line)]
+
+    def line_for(self, pattern: str) -> int | None:
+        return next((i for i, line in enumerate(self.lines) if pattern_of(line) == pattern), None)
+
+    def track(self, pattern: str) -> bool:
+        """Make ``pattern`` tracked (replacing a line for the same pattern); False if it already was."""
+        wanted = f"{pattern} {ATTRS}"
+        index = self.line_for(pattern)
+        if index is not None and self.lines[index] == wanted:
+            return False
+        if index is None:
+            self.lines.append(wanted)
+        else:
+            self.lines[index] = wanted
+        return True
+
+    def is_tracked(self, pattern: str) -> bool:
+        return any(pattern_of(line) == pattern and is_ours(line) for line in self.lines)
+
+    def untrack(self, pattern: str) -> None:
+        self.lines = [line for line in self.lines if not (pattern_of(line) == pattern and is_ours(line))]
+
+    def drop(self, patterns: list[str]) -> None:
+        """Remove the lines of these patterns, whatever their attributes."""
+        self.lines = [line for line in self.lines if pattern_of(line) not in patterns]
+
+    def write(self) -> None:
+        """Write the lines back atomically."""
+        tmp = self.path + ".mlv-tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write("".join(line + "\n" for line in self.lines))
+        os.replace(tmp, self.path)
+
+    def write_or_remove(self) -> None:
+        """As write, but with no line left the file goes."""
+        if self.lines:
+            self.write()
+        elif os.path.exists(self.path):
+            os.unlink(self.path)

@@ -1,0 +1,27 @@
+"""git mlv checkout [PATH...]: write tracked files from the local cache (no download)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from gitext.context import Context
+from gitext.output import say
+from gitext.paths import typed_path
+from gitext.workdir import materialise, refresh_finished_writes, tracked_entries
+
+if TYPE_CHECKING:
+    import argparse
+
+
+def run_checkout(args: argparse.Namespace) -> int:
+    with Context() as ctx:
+        prefixes = [typed_path(ctx.root, path) for path in args.paths]
+
+        def keep(path: str) -> bool:
+            return any(not pre or path == pre or path.startswith(pre + "/") for pre in prefixes)
+        entries = tracked_entries(ctx.repo, keep if prefixes else None)
+        done = materialise(ctx.repo, ctx.cache, entries, linktype=ctx.config.linktype(),
+                           large=ctx.config.large_file_size())
+        refresh_finished_writes(ctx.repo, entries, done)
+    if done.nothing_done:
+        say(args.quiet, "nothing to write: every tracked file is already in place")
+    return done.report(args.quiet)

@@ -1,0 +1,39 @@
+"""git mlv fetch [REMOTE] [--all] [REF...]: download objects into the cache (working tree untouched)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from gitext.context import Context
+from gitext.git.objects import head_exists
+from gitext.git.refs import branch_and_tag_tips
+from gitext.git.scanner import Scanner
+from gitext.output import say
+from gitext.pointer import Pointer
+from gitext.store.transfer import fetch, report_failures
+
+if TYPE_CHECKING:
+    import argparse
+
+
+def wanted(scanner: Scanner, refs: list[str], everything: bool) -> list[Pointer]:
+    """The objects of those commits' trees (default HEAD, or the index before the first
+    commit); with ``everything``, of the whole history of all branches and tags."""
+    if everything:
+        return list(scanner.commits_pointers(branch_and_tag_tips(scanner.repo)).values())
+    if not refs:
+        if not head_exists(scanner.repo):
+            return [e.pointer for e in scanner.index_entries()]
+        refs = ["HEAD"]
+    return [e.pointer for ref in refs for e in scanner.rev_entries(ref)]
+
+
+def run_fetch(args: argparse.Namespace) -> int:
+    with Context() as ctx:
+        name, refs = ctx.remote_and_refs(args.args)
+        store = ctx.store(name)
+        store.check_readable()
+        pointers = wanted(Scanner(ctx.repo), refs, args.all)
+        result = fetch(store, ctx.cache, pointers, ctx.jobs(store, args.jobs), progress=not args.quiet)
+        say(args.quiet, result.summary("fetched", store.name))
+        report_failures(result, "fetched")
+    return 0

@@ -1,0 +1,182 @@
+"""git mlv fsck [--remote [REMOTE]]: re-hash every stored object, seals or not.
+
+A corrupt object is moved aside (the cache's to ``.git/mlv/bad/``, a directory
+remote's to ``<remote>/bad/``, an S3 remote's to ``<prefix>bad/``), never
+deleted, so its name is free for a good copy; a remote's is then replaced
+from the local cache when that holds a good one."""
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from gitext.context import Context
+from gitext.errors import CorruptObject, MlvError, ObjectMissing, UsageError
+from gitext.git.objects import head_exists
+from gitext.git.scanner import Scanner
+from gitext.git.worktree import ls_files
+from gitext.output import plural
+from gitext.pointer import Pointer
+from gitext.store.transfer import copy_object
+
+if TYPE_CHECKING:
+    import argparse
+
+    from gitext.store import ObjectStore
+
+STALE_TEMP_SECONDS = 3600
+TEMP_GLOB = ":(glob)**/.mlv-*.tmp"  # write_from_cache's temp files in the working tree
+
+
+@dataclass
+class Findings:
+    problems: int = 0
+
+    def error(self, line: str) -> None:
+        self.problems += 1
+        print(f"error: {line}", file=sys.stderr)
+
+    def warn(self, line: str) -> None:
+        print(f"warning: {line}", file=sys.stderr)
+
+
+def run_fsck(args: argparse.Namespace) -> int:
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    with Context() as ctx:
+        needed = _checked_out(ctx)
+        findings = Findings()
+        quiet = getattr(args, "quiet", False)
+        if args.remote is None:
+            store = None
+            bad = _check_store(ctx, ctx.cache, needed, args.jobs or os.cpu_count() or 2, findings, quiet)
+            if bad:
+                print("hint: run 'git mlv pull' (or 'git mlv fetch --all') to download good copies", file=sys.stderr)
+            for path in ctx.cache.stale_temps(STALE_TEMP_SECONDS) + _worktree_temps(ctx):
+                findings.error(f"stale temp file {path} (left by an interrupted command; delete it, "
+                               f"or run 'git mlv prune' for those in .git/mlv/tmp)")
+        else:
+            store = ctx.store(args.remote or None)
+            store.check_readable()
+            _check_store(ctx, store, needed, ctx.jobs(store, args.jobs), findings, quiet)
+            for path in store.stale_temps(STALE_TEMP_SECONDS):
+                findings.error(f"stale temp file {path} in remote '{store.name}' (left by an interrupted push; "
+                               f"delete it)")
+        _missing_everywhere(ctx, store, needed, findings)
+    return 1 if findings.problems else 0
+
+
+def _checked_out(ctx: Context) -> dict[str, tuple[Pointer, str]]:
+    """oid -> (pointer, a path using it) for HEAD and the index of this worktree."""
+    scanner = Scanner(ctx.repo)
+    found: dict[str, tuple[Pointer, str]] = {}
+    entries = scanner.rev_entries("HEAD") if head_exists(ctx.repo) else []
+    if not ctx.repo.is_bare:
+        entries = scanner.index_entries() + entries
+    for entry in entries:
+        found.setdefault(entry.pointer.oid, (entry.pointer, entry.path))
+    return found
+
+
+def _hash_all(store: ObjectStore, oids: list[str], jobs: int) -> Iterator[tuple[str, MlvError | None]]:
+    """(oid, the error its check raised or None), re-hashed ``jobs`` at a time
+    (hashlib releases the GIL); a corrupt object is quarantined by its reader."""
+    def one(oid: str) -> tuple[str, MlvError | None]:
+        try:
+            with store.open(oid, rehash=True, quarantine=True) as reader:
+                reader.verify()
+        except MlvError as exc:
+            return oid, exc
+        except OSError as exc:
+            return oid, MlvError(f"cannot read object {oid}: {exc.strerror or exc}")
+        return oid, None
+
+    if jobs <= 1 or len(oids) <= 1:
+        yield from map(one, oids)
+        return
+    with ThreadPoolExecutor(max_workers=min(jobs, len(oids)), thread_name_prefix="mlv-fsck") as pool:
+        yield from pool.map(one, oids)
+
+
+def _check_store(ctx: Context, store: ObjectStore, needed: dict[str, tuple[Pointer, str]], jobs: int,
+                 findings: Findings, quiet: bool) -> int:
+    """Check every object in ``store``; repair a remote's bad ones from the cache. The count of bad ones."""
+    oids = list(store.iter_oids())
+    checked = bad = 0
+    for oid, error in _hash_all(store, oids, jobs):
+        if isinstance(error, ObjectMissing):
+            continue  # deleted meanwhile (a concurrent prune): nothing to check
+        if error is not None and not isinstance(error, CorruptObject):
+            findings.error(error.message)
+            continue
+        checked += 1
+        if error is None:
+            continue
+        bad += 1
+        users = f" (used by {needed[oid][1]})" if oid in needed else ""
+        where = f"moved to {error.moved_to}" if error.moved_to else "left in place (it could not be moved aside)"
+        findings.error(f"object {oid}{users} in {store.label} is corrupt ({error.detail}); {where}")
+        if store is not ctx.cache and error.moved_to and ctx.cache.has(oid):
+            _repair(ctx, store, oid, findings)
+    if not quiet:
+        state = "all intact" if not bad else f"{bad} corrupt"
+        if not bad or store is not ctx.cache:
+            print(f"checked {plural(checked, 'object')} in {store.label}: {state}")
+        else:
+            print(f"checked {plural(checked, 'object')} in {store.label}: {state}, moved to "
+                  f"{os.path.dirname(ctx.cache.root)}/bad")
+    return bad
+
+
+def _repair(ctx: Context, store: ObjectStore, oid: str, findings: Findings) -> None:
+    size = ctx.cache.stat([oid])[oid].size
+    try:
+        copy_object(ctx.cache, store, Pointer(oid, size))
+    except MlvError as exc:
+        findings.error(f"cannot repair object {oid} from the local cache: {exc.message}")
+        return
+    print(f"repaired: object {oid} re-uploaded to '{store.name}' from the local cache", file=sys.stderr)
+
+
+def _worktree_temps(ctx: Context) -> list[str]:
+    """Temp files an interrupted write into the working tree left (``.mlv-*.tmp``)."""
+    import time
+
+    if ctx.repo.root is None:
+        return []
+    now, found = time.time(), []
+    for rel in ls_files(ctx.repo, others=True, cached=False, pathspecs=(TEMP_GLOB,), check=False):
+        path = os.path.join(ctx.repo.root, rel)
+        try:
+            if now - os.lstat(path).st_mtime > STALE_TEMP_SECONDS:
+                found.append(path)
+        except OSError:
+            continue
+    return sorted(found)
+
+
+def _missing_everywhere(ctx: Context, store: ObjectStore | None, needed: dict[str, tuple[Pointer, str]],
+                        findings: Findings) -> None:
+    """Report pointers in HEAD or the index whose object is in neither the cache nor the remote."""
+    absent = {oid: v for oid, v in needed.items() if not ctx.cache.has(oid)}
+    if not absent:
+        return
+    where = "the local cache"
+    present: set[str] = set()
+    if store is None and not ctx.config.remotes:
+        where += " (no remote is configured)"
+    else:
+        try:
+            store = store or ctx.store()
+            present = store.exists(list(absent))
+        except MlvError as exc:
+            findings.warn(f"{plural(len(absent), 'object')} of HEAD or the index not in the local cache could not "
+                          f"be looked for in the remote: {exc.message}")
+            return
+        where += f" and remote '{store.name}'"
+    for oid in sorted(absent, key=lambda o: absent[o][1]):
+        if oid not in present:
+            findings.error(f"{absent[oid][1]}: object {oid} is missing from {where}")

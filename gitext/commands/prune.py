@@ -1,0 +1,85 @@
+"""git mlv prune [--dry-run] [--recent DAYS]: drop cached objects nothing needs.
+
+A cached object is deleted only when no local state references it and the
+default remote holds it: never the only copy."""
+from __future__ import annotations
+
+import os
+import time
+from typing import TYPE_CHECKING
+
+from gitext.context import Context
+from gitext.errors import MlvError, UsageError
+from gitext.git.objects import index_files, snapshot_commits, worktree_git_dirs
+from gitext.git.scanner import Scanner
+from gitext.output import human_size, plural
+from gitext.pending import read_pending
+from gitext.pointer import Pointer
+
+if TYPE_CHECKING:
+    import argparse
+
+STALE_TEMP_SECONDS = 3600
+
+
+def referenced(ctx: Context, recent_days: int) -> dict[str, Pointer]:
+    """Objects local state needs: the trees of every local ref, every worktree's HEAD,
+    stash and recent reflog entry, every worktree's index, and pending large files."""
+    scanner = Scanner(ctx.repo)
+    found = scanner.snapshot_pointers(snapshot_commits(ctx.repo, time.time() - recent_days * 86400))
+    for path in index_files(ctx.repo):
+        found.update(scanner.index_file_pointers(path))
+    for git_dir in worktree_git_dirs(ctx.repo):
+        found.update({entry.pointer.oid: entry.pointer for entry in read_pending(git_dir)})
+    return found
+
+
+def run_prune(args: argparse.Namespace) -> int:
+    if args.recent < 0:
+        raise UsageError("--recent must be 0 or more days")
+    with Context() as ctx:
+        cache = ctx.cache
+        for path in cache.stale_temps(STALE_TEMP_SECONDS):
+            if args.dry_run:
+                print(f"would remove stale temp file {path}")
+            else:
+                _unlink(path)
+        needed = referenced(ctx, args.recent)
+        cached = list(cache.iter_oids())
+        candidates = [oid for oid in cached if oid not in needed]
+        if not candidates:
+            print(f"nothing to prune: every cached object ({len(cached)}) is referenced")
+            return 0
+        try:
+            store = ctx.store()
+            store.check_readable()
+            present = store.exists(candidates)
+        except MlvError as exc:
+            raise MlvError(f"nothing pruned: {plural(len(candidates), 'unreferenced object')} cannot be checked "
+                           f"against the remote ({exc.message})",
+                           "prune deletes only objects the default remote holds; fix the remote, then retry") from None
+        deletable = [oid for oid in candidates if oid in present]
+        freed = 0
+        for oid in deletable:
+            if args.dry_run:
+                size = cache.stat([oid]).get(oid)
+                if size is not None:
+                    print(f"would prune {oid} ({human_size(size.size)})")
+                    freed += size.size
+            else:
+                freed += cache.delete(oid) or 0
+    kept = len(candidates) - len(deletable)
+    print(f"{'would prune' if args.dry_run else 'pruned'} {plural(len(deletable), 'object')} ({human_size(freed)}) "
+          f"that remote '{store.name}' holds"
+          + (f"; kept {kept} unreferenced {'object' if kept == 1 else 'objects'} it lacks (the only copy)"
+             if kept else ""))
+    return 0
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise MlvError(f"cannot delete {path}: {exc.strerror}", "check the permissions of the .git directory") from None

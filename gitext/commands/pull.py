@@ -1,0 +1,42 @@
+"""git mlv pull [REMOTE] [-I GLOB] [-X GLOB]: fetch, then write tracked files into the working tree."""
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from gitext.context import Context
+from gitext.errors import MlvError
+from gitext.output import say
+from gitext.pathmatch import path_filter
+from gitext.store.transfer import fetch, report_failures
+from gitext.workdir import materialise, refresh_finished_writes, tracked_entries
+
+if TYPE_CHECKING:
+    import argparse
+
+
+def run_pull(args: argparse.Namespace) -> int:
+    with Context() as ctx:
+        ctx.repo.require_worktree()
+        store = ctx.store(args.remote)
+        store.check_readable()
+        keep = path_filter(args.include, args.exclude) if (args.include or args.exclude) else None
+        entries = tracked_entries(ctx.repo, keep)
+        jobs = ctx.jobs(store, args.jobs)
+        result = fetch(store, ctx.cache, [e.pointer for e in entries], jobs, progress=not args.quiet)
+        if result.done:
+            say(args.quiet, result.summary("fetched", store.name))
+        done = materialise(ctx.repo, ctx.cache, entries, jobs=max(2, min(jobs, os.cpu_count() or 2)),
+                           large=ctx.config.large_file_size(), linktype=ctx.config.linktype())
+        refresh_finished_writes(ctx.repo, entries, done)
+    if done.nothing_done and not result.done and not result.failed:
+        say(args.quiet, "already up to date")
+    fetch_error = None
+    try:
+        report_failures(result, "fetched")
+    except MlvError as exc:
+        fetch_error = exc
+    code = done.report(args.quiet, quiet_missing=bool(result.failed))
+    if fetch_error is not None:
+        raise fetch_error
+    return code

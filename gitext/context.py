@@ -1,0 +1,90 @@
+"""What a command works with, set up once: the repository, its configuration,
+the cache, the remote. Everything is made on first use, so a command pays
+only for what it touches; ``close`` flushes what the stores keep (seals)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from gitext.git.repo import Repo, find_repo
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gitext.config import Config
+    from gitext.store import ObjectStore
+    from gitext.store.cache import Cache
+
+
+class Context:
+    def __init__(self, repo: Repo | None = None) -> None:
+        self.repo = repo or find_repo()
+        self._config: Config | None = None
+        self._cache: Cache | None = None
+        self._stores: dict[str | None, ObjectStore] = {}
+
+    @property
+    def root(self) -> str:
+        """The working tree (MlvError in a bare repository)."""
+        return self.repo.require_worktree()
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            from gitext.config import load_config
+
+            self._config = load_config(self.repo)
+        return self._config
+
+    @property
+    def cache(self) -> Cache:
+        if self._cache is None:
+            from gitext.store.cache import Cache
+
+            self._cache = Cache(self.repo.cache_dir)
+        return self._cache
+
+    def store(self, name: str | None = None) -> ObjectStore:
+        """The remote ``name`` (default: MLV_REMOTE, then the default remote)."""
+        if name not in self._stores:
+            from gitext.store import open_store
+
+            spec = self.config.remote(name)
+            self._stores[name] = open_store(spec.name, spec.url, spec.options, self.repo.main_root,
+                                            seals=self.cache.seals)
+        return self._stores[name]
+
+    def remote_and_refs(self, words: list[str]) -> tuple[str | None, list[str]]:
+        """[REMOTE] REF...: the first word is a remote if one has that name. A git remote's
+        name (origin) is refused rather than silently read as the ref origin/HEAD."""
+        if words and words[0] in self.config.remotes:
+            return words[0], words[1:]
+        if words:
+            from gitext.errors import UsageError
+            from gitext.git.refs import git_remotes
+
+            if words[0] in git_remotes(self.repo):
+                raise UsageError(f"'{words[0]}' is a git remote, not a git mlv remote",
+                                 f"git mlv remotes: {', '.join(sorted(self.config.remotes)) or 'none'} "
+                                 f"(see 'git mlv remote list'); for the ref, write {words[0]}/BRANCH")
+        return None, words
+
+    def jobs(self, store: ObjectStore, requested: int | None = None) -> int:
+        """--jobs, else the remote's 'jobs' option, else mlv.jobs, else the store's default."""
+        return self.config.jobs(store.name, store.default_jobs, requested)
+
+    def reload(self) -> None:
+        """Read the configuration again (after a command changed it), with fresh remotes."""
+        for store in self._stores.values():
+            store.close()
+        self._stores.clear()
+        self._config = None
+
+    def close(self) -> None:
+        for store in self._stores.values():
+            store.close()
+        if self._cache is not None:
+            self._cache.close()
+
+    def __enter__(self) -> Context:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

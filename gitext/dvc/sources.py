@@ -1,0 +1,172 @@
+"""Where the bytes DVC recorded are found: the working tree, DVC's cache (a
+directory store, in either layout), DVC's remotes (stores of their own). Bytes
+found are streamed into the mlv cache and kept only when they carry a name
+DVC could have recorded (legacy.py); they are stored under their raw md5."""
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable
+from typing import BinaryIO
+
+from gitext.dvc.legacy import RecordHashes
+from gitext.dvc.model import DvcFile, Item, RemotePlan, Resolved
+from gitext.errors import MlvError
+from gitext.git.repo import Repo
+from gitext.pointer import Pointer
+from gitext.store import ObjectStore, open_store
+from gitext.store.cache import Cache
+from gitext.store.directory import DirectoryStore
+from gitext.store.layout import DIR_SUFFIX, likely_layouts
+from gitext.store.reader import CHUNK
+
+
+class Sources:
+    """DVC's cache and remotes, as places to find the bytes DVC recorded."""
+
+    def __init__(self, repo: Repo, cache_dir: str, remotes: list[RemotePlan], default: str | None) -> None:
+        self.repo = repo
+        self.cache_dir = cache_dir
+        self.remotes = sorted((r for r in remotes if not r.problem), key=lambda r: r.name != default)
+        self.dvc_cache = {layout: DirectoryStore("DVC cache", cache_dir, layout=layout, label="the DVC cache")
+                          for layout in ("dvc2", "dvc3")}
+        self._stores: dict[tuple[str, str], ObjectStore | None] = {}
+        self._lock = threading.Lock()
+        self.errors: dict[str, str] = {}
+
+    def _store(self, remote: RemotePlan, layout: str) -> ObjectStore | None:
+        with self._lock:
+            key = (remote.name, layout)
+            if key not in self._stores:
+                options = {**remote.shared, **remote.local, "layout": layout}
+                options.pop("url", None)
+                try:
+                    self._stores[key] = open_store(remote.name, remote.read_url, options, self.repo.main_root)
+                except MlvError as exc:
+                    self.errors.setdefault(remote.name, exc.message)
+                    self._stores[key] = None
+            return self._stores[key]
+
+    def places(self, legacy: bool, remotes: bool = True) -> Iterable[tuple[str, ObjectStore]]:
+        """(where, store) in the order to look: DVC's cache, then each remote; the
+        layout the record makes likelier first."""
+        for layout in likely_layouts(legacy):
+            yield "the DVC cache", self.dvc_cache[layout]
+        for remote in self.remotes if remotes else ():
+            for layout in likely_layouts(legacy):
+                store = self._store(remote, layout)
+                if store is not None:
+                    yield f"remote '{remote.name}'", store
+
+    def where_is(self, oid: str, legacy: bool) -> str | None:
+        """Where ``oid`` is (by existence only: a dry run hashes nothing), or None."""
+        for where, store in self.places(legacy):
+            try:
+                if store.exists([oid]):
+                    return where
+            except MlvError as exc:
+                self.note_error(where, store, exc)
+        return None
+
+    def note_error(self, where: str, store: ObjectStore, exc: MlvError) -> None:
+        """Remember the first failure of each remote (reported at the end)."""
+        if where.startswith("remote "):
+            self.errors.setdefault(store.name, exc.message)
+
+    def read_manifest(self, dir_oid: str, legacy: bool) -> tuple[bytes | None, str]:
+        """The bytes of a .dir listing (verified: their md5 is its name) and where they came from."""
+        oid = dir_oid.removesuffix(DIR_SUFFIX)
+        for where, store in self.places(legacy):
+            try:
+                with store.open(oid, suffix=DIR_SUFFIX) as reader:
+                    return reader.read_all(), where
+            except MlvError:
+                continue  # missing, damaged or unreachable: try the next place
+        return None, ""
+
+
+def take(cache: Cache, src: BinaryIO, item: Item) -> tuple[bool, Pointer | None]:
+    """(matched, pointer; None for an empty file): stream ``src`` into the mlv cache,
+    keeping it only when its bytes carry the name DVC recorded for ``item``."""
+    hashes = RecordHashes(item.legacy)
+    ingest = cache.ingest(label=item.path)
+    try:
+        for chunk in iter(lambda: src.read(CHUNK), b""):
+            hashes.update(chunk)
+            ingest.write(chunk)
+        if item.recorded not in hashes.names() or hashes.size == 0:
+            ingest.abort()
+            return item.recorded in hashes.names(), None
+        return True, ingest.finish()
+    except BaseException:
+        ingest.abort()
+        raise
+
+
+def resolve_item(root: str, cache: Cache, sources: Sources, item: Item) -> Resolved | str:
+    """Find the recorded bytes of ``item`` and put them in the mlv cache; a
+    problem (str) when they are nowhere."""
+    path = os.path.join(root, item.path)
+    modified = False
+    if os.path.lexists(path):
+        if os.path.isdir(path):
+            return f"{item.path} is a directory in the working tree"
+        try:
+            st = os.stat(path)
+            with open(path, "rb") as f:
+                matched, pointer = take(cache, f, item)  # type: ignore[arg-type]
+        except OSError as exc:
+            matched, pointer, st = False, None, None
+            if os.path.exists(path):
+                return f"{item.path}: cannot read it ({exc.strerror})"
+        if matched:
+            linked = os.path.islink(path) or (st is not None and st.st_nlink > 1)
+            return Resolved(item, pointer, "the working tree", "write" if linked else "keep")
+        modified = os.path.exists(path)
+    action = "stage" if modified else "write"
+    for where, store in sources.places(item.legacy):
+        try:
+            if not store.exists([item.recorded]):
+                continue
+            with store.open(item.recorded, check=False) as reader:  # judged by take(), under DVC's names
+                matched, pointer = take(cache, reader, item)  # type: ignore[arg-type]
+        except MlvError as exc:
+            sources.note_error(where, store, exc)
+            continue
+        if matched:
+            return Resolved(item, pointer, where, action)
+    places = ", ".join(f"'{r.name}'" for r in sources.remotes) or "none configured"
+    if modified:
+        return (f"{item.path} differs from what DVC recorded ({item.recorded[:8]}), and the recorded "
+                f"version is in neither the DVC cache nor its remotes ({places}): 'dvc commit' it first")
+    return f"{item.path}: object {item.recorded[:8]} is in neither the working tree, the DVC cache nor remotes ({places})"
+
+
+def locate(root: str, sources: Sources, item: Item) -> Resolved | str:
+    """Dry run: where the bytes would come from, by existence only (nothing is hashed)."""
+    if os.path.isfile(os.path.join(root, item.path)):
+        return Resolved(item, None, "the working tree", "keep")
+    where = sources.where_is(item.recorded, item.legacy)
+    if where is not None:
+        return Resolved(item, None, where, "write")
+    return f"{item.path}: object {item.recorded[:8]} is in neither the working tree, the DVC cache nor a DVC remote"
+
+
+def resolve_all(root: str, cache: Cache, sources: Sources, dvcfiles: list[DvcFile], dry_run: bool,
+                jobs: int) -> None:
+    """Find (dry run: locate) every item's bytes, ``jobs`` at a time; each file's
+    problems and results are recorded in item order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    work = [(d, item) for d in dvcfiles for output in d.outputs for item in output.items]
+
+    def one(job: tuple[DvcFile, Item]) -> Resolved | str:
+        return locate(root, sources, job[1]) if dry_run else resolve_item(root, cache, sources, job[1])
+
+    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(work) or 1)), thread_name_prefix="mlv-import") as pool:
+        results = list(pool.map(one, work))
+    for (dvcfile, _item), found in zip(work, results):
+        if isinstance(found, str):
+            dvcfile.problems.append(found)
+        else:
+            dvcfile.resolved.append(found)

@@ -1,0 +1,129 @@
+"""The repository as seen from one working tree (or a bare repository), found
+with one ``git rev-parse``, or without running git at all in a hook."""
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from gitext.errors import MlvError, NotARepository
+from gitext.git.process import run
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pygit2
+
+
+@dataclass
+class Repo:
+    git_dir: str          # per-worktree git dir, absolute
+    common_dir: str       # shared by all worktrees, absolute
+    root: str | None      # top of the working tree; None when bare
+    _pygit2: object | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def is_bare(self) -> bool:
+        return self.root is None
+
+    @property
+    def main_root(self) -> str:
+        """Root of the main working tree (the common dir's parent), or the bare repo dir."""
+        if os.path.basename(self.common_dir.rstrip(os.sep)) == ".git":
+            return os.path.dirname(self.common_dir.rstrip(os.sep))
+        return self.root or self.common_dir
+
+    @property
+    def mlv_dir(self) -> str:
+        """Per-worktree state (pending checkouts, known files)."""
+        return os.path.join(self.git_dir, "mlv")
+
+    @property
+    def common_mlv_dir(self) -> str:
+        """State shared by all worktrees (the cache, its seals)."""
+        return os.path.join(self.common_dir, "mlv")
+
+    @property
+    def cache_dir(self) -> str:
+        return os.path.join(self.common_mlv_dir, "cache")
+
+    @property
+    def cwd(self) -> str:
+        """Where git commands about this repository run."""
+        return self.root or self.git_dir
+
+    def require_worktree(self) -> str:
+        if self.root is None:
+            raise MlvError("this command needs a working tree, and this repository is bare",
+                           "run it in a clone with a working tree")
+        return self.root
+
+    def run(self, args: list[str], **kwargs: object) -> bytes:
+        """``git ARGS`` in this repository (for gitext.git's own modules)."""
+        return run(args, cwd=self.cwd, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def pygit2(self) -> pygit2.Repository:
+        if self._pygit2 is None:
+            import pygit2
+
+            self._pygit2 = pygit2.Repository(self.git_dir)
+        return self._pygit2  # type: ignore[return-value]
+
+    def hooks_dir(self) -> str:
+        """Where git looks for hooks (core.hooksPath respected)."""
+        out = self.run(["rev-parse", "--git-path", "hooks"]).decode().strip()
+        return os.path.abspath(os.path.join(self.cwd, out))
+
+
+def quick_git_dir() -> str | None:
+    """The git dir as git gives it to a hook (GIT_DIR, or ./.git as a directory or a
+    'gitdir:' file), without running git; None when that does not tell."""
+    env = os.environ.get("GIT_DIR")
+    if env:
+        return os.path.abspath(env)
+    if os.path.isdir(".git"):
+        return os.path.abspath(".git")
+    try:
+        with open(".git", encoding="utf-8") as f:
+            line = f.readline().strip()
+    except OSError:
+        return None
+    if line.startswith("gitdir: "):
+        return os.path.abspath(line[len("gitdir: "):])
+    return None
+
+
+def quick_repo() -> Repo:
+    """The repository a hook runs in (git starts hooks at the top of the working
+    tree), found without running git when the layout is the usual one."""
+    git_dir = quick_git_dir()
+    if git_dir is None or os.environ.get("GIT_WORK_TREE") or not os.path.isfile(os.path.join(git_dir, "HEAD")):
+        return find_repo()
+    common = git_dir
+    try:
+        with open(os.path.join(git_dir, "commondir"), encoding="utf-8") as f:
+            common = os.path.normpath(os.path.join(git_dir, f.read().strip()))
+    except OSError:
+        pass
+    bare = os.path.basename(git_dir) != ".git" and not os.path.isfile(".git")
+    return Repo(git_dir=git_dir, common_dir=common, root=None if bare else os.getcwd())
+
+
+def find_repo(cwd: str | None = None) -> Repo:
+    cwd = os.path.abspath(cwd or os.getcwd())
+    try:
+        proc = subprocess.run(
+            ["git", "rev-parse", "--absolute-git-dir", "--git-common-dir", "--is-inside-work-tree"],
+            cwd=cwd, capture_output=True)
+    except FileNotFoundError:
+        raise MlvError("git is not installed or not on PATH", "install git, then retry") from None
+    if proc.returncode != 0:
+        raise NotARepository("not a git repository (or any parent up to /)",
+                             "run this inside a git working tree, or 'git init' one first")
+    git_dir, common, inside = proc.stdout.decode("utf-8", "surrogateescape").splitlines()[:3]
+    common = os.path.normpath(os.path.join(cwd, common))
+    root = None
+    if inside == "true":
+        top = run(["rev-parse", "--show-toplevel"], cwd=cwd, check=False)
+        root = top.decode("utf-8", "surrogateescape").rstrip("\n") or None
+    return Repo(git_dir=git_dir, common_dir=common, root=root)

@@ -1,0 +1,160 @@
+"""Finding pointers in git: in a commit's tree, in the index, in a range of
+commits (what a push sends), in every snapshot local state keeps (prune).
+
+Only blobs of pointer size (20 to 200 bytes) are ever read, each once per
+scanner: blob ids are immutable, so the answer is remembered."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from gitext.errors import MlvError
+from gitext.git.objects import BlobRef, resolve_commit
+from gitext.git.repo import Repo
+from gitext.git.worktree import FILE_MODES
+from gitext.pointer import MAX_POINTER_SIZE, Pointer, parse_pointer
+
+
+@dataclass(frozen=True)
+class TrackedEntry:
+    path: str
+    pointer: Pointer
+    mode: int
+
+
+class Scanner:
+    def __init__(self, repo: Repo) -> None:
+        self.repo = repo
+        self._seen: dict[object, Pointer | None] = {}
+
+    def read(self, blob_id: object) -> Pointer | None:
+        """The pointer blob ``blob_id`` holds (a pygit2 Oid or hex), or None."""
+        if blob_id in self._seen:
+            return self._seen[blob_id]
+        pygit = self.repo.pygit2
+        result = None
+        try:
+            _type, size = pygit.odb.read_header(blob_id)
+        except (KeyError, ValueError):
+            size = None  # object not here (shallow or partial clone): not a pointer we can see
+        if size is not None and 20 <= size <= MAX_POINTER_SIZE:
+            result = parse_pointer(pygit[blob_id].data)
+        self._seen[blob_id] = result
+        return result
+
+    def pointer_at(self, ref: BlobRef | None) -> Pointer | None:
+        """The pointer a blob holds, or None (absent blob or not a pointer)."""
+        if ref is None:
+            return None
+        import pygit2
+
+        return self.read(pygit2.Oid(hex=ref.git_oid))
+
+    def tree_entries(self, tree: object, prefix: str = "") -> Iterator[TrackedEntry]:
+        """Every pointer blob under ``tree``, with its path."""
+        for entry in tree:  # type: ignore[attr-defined]
+            path = prefix + entry.name
+            if entry.type_str == "tree":
+                yield from self.tree_entries(self.repo.pygit2[entry.id], path + "/")
+            elif entry.type_str == "blob" and entry.filemode in FILE_MODES:
+                ptr = self.read(entry.id)
+                if ptr is not None:
+                    yield TrackedEntry(path, ptr, entry.filemode)
+
+    def rev_entries(self, rev: str) -> list[TrackedEntry]:
+        """Every pointer in the tree of the commit ``rev`` names."""
+        return list(self.tree_entries(self.repo.pygit2[resolve_commit(self.repo, rev)].tree))  # type: ignore[attr-defined]
+
+    def index_entries(self) -> list[TrackedEntry]:
+        """Every pointer staged in this worktree's index (stage 0)."""
+        index = self.repo.pygit2.index
+        index.read(False)
+        out = []
+        for entry in index:
+            if entry.mode in FILE_MODES:
+                ptr = self.read(entry.id)
+                if ptr is not None:
+                    out.append(TrackedEntry(entry.path, ptr, entry.mode))
+        return out
+
+    def commits_pointers(self, include: Iterable[str], exclude: Iterable[str] = ()) -> dict[str, Pointer]:
+        """Pointers introduced by the commits reachable from ``include`` but not from
+        ``exclude`` (each commit diffed against its parents; root commits in full)."""
+        import pygit2
+
+        pygit = self.repo.pygit2
+        walker = pygit.walk(None, pygit2.enums.SortMode.NONE)
+        pushed = False
+        for rev in include:
+            walker.push(pygit2.Oid(hex=resolve_commit(self.repo, rev)))
+            pushed = True
+        if not pushed:
+            return {}
+        for rev in exclude:
+            try:
+                walker.hide(pygit2.Oid(hex=rev if len(rev) == 40 else resolve_commit(self.repo, rev)))
+            except (KeyError, ValueError, MlvError):
+                continue  # an excluded commit we do not have cannot hide anything
+        found: dict[str, Pointer] = {}
+        seen_blobs: set[object] = set()
+        for commit in walker:
+            if not commit.parents:
+                for entry in self.tree_entries(commit.tree):
+                    found[entry.pointer.oid] = entry.pointer
+                continue
+            for parent in commit.parents:
+                for delta in parent.tree.diff_to_tree(commit.tree).deltas:
+                    new = delta.new_file
+                    if delta.status_char() == "D" or new.mode not in FILE_MODES or new.id in seen_blobs:
+                        continue
+                    seen_blobs.add(new.id)
+                    ptr = self.read(new.id)
+                    if ptr is not None:
+                        found[ptr.oid] = ptr
+        return found
+
+    def snapshot_pointers(self, commits: Iterable[str]) -> dict[str, Pointer]:
+        """Every pointer in the trees of ``commits`` (each distinct subtree read once)."""
+        pygit = self.repo.pygit2
+        found: dict[str, Pointer] = {}
+        seen_trees: set[object] = set()
+
+        def walk(tree: object) -> None:
+            for entry in tree:  # type: ignore[attr-defined]
+                if entry.type_str == "tree":
+                    if entry.id not in seen_trees:
+                        seen_trees.add(entry.id)
+                        walk(pygit[entry.id])
+                elif entry.type_str == "blob" and entry.filemode in FILE_MODES:
+                    ptr = self.read(entry.id)
+                    if ptr is not None:
+                        found[ptr.oid] = ptr
+
+        for hex_id in commits:
+            try:
+                tree = pygit[hex_id].tree  # type: ignore[attr-defined]
+            except (KeyError, ValueError, AttributeError):
+                continue  # a reflog entry whose commit was garbage-collected
+            if tree.id not in seen_trees:
+                seen_trees.add(tree.id)
+                walk(tree)
+        return found
+
+    def index_file_pointers(self, path: str) -> dict[str, Pointer]:
+        """Every pointer staged in the index file ``path``, conflict stages included."""
+        import pygit2
+
+        try:
+            index = pygit2.Index(path)
+        except (OSError, ValueError, pygit2.GitError):
+            return {}
+        blobs = [e.id for e in index if e.mode in FILE_MODES]
+        if index.conflicts is not None:
+            for sides in index.conflicts:
+                blobs += [e.id for e in sides if e is not None and e.mode in FILE_MODES]
+        found = {}
+        for blob in blobs:
+            ptr = self.read(blob)
+            if ptr is not None:
+                found[ptr.oid] = ptr
+        return found

@@ -1,0 +1,121 @@
+"""The index and the working tree, through the git binary: anything that must
+pass through the filter, or whose answer depends on git's own rules
+(attributes, ignores, stat data)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from gitext.git.process import nul_paths, run_visible, split_nul
+from gitext.git.repo import Repo
+
+FILE_MODES = (0o100644, 0o100755)
+
+
+@dataclass(frozen=True)
+class StagedChange:
+    status: str   # A, M or T
+    blob: str     # the staged blob's id (hex)
+    path: str
+
+
+@dataclass(frozen=True)
+class PathStatus:
+    status: str   # A, M, D, T, U, ...: the first letter git prints
+    path: str
+
+
+def staged_changes(repo: Repo) -> list[StagedChange]:
+    """Regular files added or changed in the index against HEAD (the empty tree on an
+    unborn branch), from ``git diff --cached --raw``."""
+    out = repo.run(["diff", "--cached", "--raw", "-z", "--no-renames", "--no-abbrev", "--diff-filter=AMT"])
+    parts = out.split(b"\0")
+    staged = []
+    for i in range(0, len(parts) - 1, 2):
+        meta = parts[i].decode().split()  # :old_mode new_mode old_id new_id status
+        if len(meta) == 5 and int(meta[1], 8) in FILE_MODES:
+            staged.append(StagedChange(meta[4], meta[3], parts[i + 1].decode("utf-8", "surrogateescape")))
+    return staged
+
+
+def changed_paths(repo: Repo, staged: bool, against_head: bool = True) -> list[PathStatus]:
+    """What ``git diff --name-status`` lists: the index against HEAD (``staged``), or
+    the working tree against the index."""
+    args = ["--cached", "HEAD"] if staged and against_head else (["--cached"] if staged else [])
+    out = repo.run(["diff", "--name-status", "-z", "--no-renames", *args]).split(b"\0")
+    return [PathStatus(out[i].decode()[:1], out[i + 1].decode("utf-8", "surrogateescape"))
+            for i in range(0, len(out) - 1, 2)]
+
+
+def modified_paths(repo: Repo) -> set[str]:
+    """Paths whose working-tree file git's index does not match (``git diff-files``:
+    a stat comparison, the filter runs only for racy entries)."""
+    return set(split_nul(repo.run(["diff-files", "--name-only", "-z"], check=False)))
+
+
+def ls_files(repo: Repo, *, others: bool = False, cached: bool = True, exclude_standard: bool = False,
+             pathspecs: tuple[str, ...] = (), check: bool = True) -> list[str]:
+    args = ["ls-files", "-z"] + (["--cached"] if cached else []) + (["--others"] if others else [])
+    if exclude_standard:
+        args.append("--exclude-standard")
+    return split_nul(repo.run([*args, "--", *pathspecs], check=check))
+
+
+def check_attr(repo: Repo, paths: list[str], attr: str = "filter") -> dict[str, str]:
+    """The value of attribute ``attr`` for each path ('' when unset or unspecified)."""
+    if not paths:
+        return {}
+    parts = repo.run(["check-attr", "-z", "--stdin", attr], input=nul_paths(paths)).split(b"\0")
+    result = {}
+    for i in range(0, len(parts) - 2, 3):
+        value = parts[i + 2].decode("utf-8", "surrogateescape")
+        result[parts[i].decode("utf-8", "surrogateescape")] = "" if value in ("unspecified", "unset") else value
+    return result
+
+
+def checkout_index(repo: Repo, paths: list[str]) -> None:
+    """``git checkout-index -u -f`` these paths: git smudges each through the filter and
+    records its stat data. git's own messages (and the filter's) reach the user;
+    the caller judges the result by looking at the files."""
+    run_visible(["checkout-index", "-u", "-f", "-q", "-z", "--stdin"], cwd=repo.root, input=nul_paths(paths))
+
+
+def update_index(repo: Repo, paths: list[str]) -> None:
+    """Record in git's index the stat data of files we wrote outside git.
+
+    A plain --refresh is not enough: when the recorded size differs (it was the
+    pointer's), git calls the file modified without asking the filter. Updating
+    the paths re-cleans each (cheap: the filter compares bytes with the object
+    it knows is there) and stores the same blob with fresh stat data, as
+    'git lfs checkout' does."""
+    if paths:
+        repo.run(["update-index", "-q", "-z", "--stdin"], input=nul_paths(paths), check=False)
+
+
+def stage_blob(repo: Repo, path: str, data: bytes, mode: int = 0o100644) -> None:
+    """Stage ``data`` as the content of ``path`` without touching the working tree."""
+    blob = repo.run(["hash-object", "-w", "--stdin"], input=data).decode().strip()
+    repo.run(["update-index", "--add", "--cacheinfo", f"{mode:o},{blob},{path}"])
+
+
+def add(repo: Repo, paths: list[str], force: bool = False) -> None:
+    """``git add`` exactly these paths (literal pathspecs): through the filter."""
+    _with_paths(repo, ["add", *(["-f"] if force else [])], paths)
+
+
+def remove_cached(repo: Repo, paths: list[str]) -> None:
+    """``git rm --cached`` exactly these paths (absent ones are fine)."""
+    _with_paths(repo, ["rm", "-q", "--cached", "--ignore-unmatch"], paths)
+
+
+def _with_paths(repo: Repo, args: list[str], paths: list[str]) -> None:
+    if paths:
+        repo.run([*args, "--pathspec-from-file=-", "--pathspec-file-nul"], input=nul_paths(paths),
+                 env={**os.environ, "GIT_LITERAL_PATHSPECS": "1"})
+
+
+def merge_file(ours: str, base: str, theirs: str) -> int:
+    """git's text merge of three files into ``ours`` (labels ours/base/theirs); its exit code."""
+    from gitext.git.process import run_inherit
+
+    return run_inherit(["merge-file", "-L", "ours", "-L", "base", "-L", "theirs", ours, base, theirs])

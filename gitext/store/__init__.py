@@ -1,0 +1,95 @@
+"""One object store for the cache and every remote.
+
+    ObjectStore          the interface (below): exists / stat / open / put /
+                         iter_oids / quarantine / stale_temps
+    layout.py            where an object lives below a store's root (dvc2, dvc3)
+    reader.py            ObjectReader: the one verified read path, and reject(),
+                         the one place a bad copy is quarantined
+    seals.py             proof that a stored file is unchanged since verified
+    directory.py         DirectoryStore: a directory remote, DVC's cache, ...
+    cache.py             Cache: a DirectoryStore plus ingest and the small writer
+    s3.py                S3Store (the only module that imports boto3)
+    transfer.py          store-to-store copies in parallel: push, fetch, repair
+
+A store never reads configuration or talks to git: what it needs is given to
+``open_store``.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Collection, Iterator
+from typing import TYPE_CHECKING, Protocol
+
+from gitext.errors import ConfigError
+from gitext.store.layout import check_layout
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gitext.store.directory import Stored
+    from gitext.store.reader import ObjectReader
+    from gitext.store.seals import SealBook
+
+
+class ObjectStore(Protocol):
+    name: str            # the remote's name ('cache' for the local cache)
+    url: str
+    label: str           # how messages name it: "remote 'storage'", "the local cache"
+    default_jobs: int
+    cheap_reads: bool    # verifying a stored copy costs a local read (not a download)
+
+    def check_readable(self) -> None:
+        """RemoteError naming the store unless it can be read from at all."""
+
+    def exists(self, oids: Collection[str]) -> set[str]:
+        """The subset of ``oids`` the store holds."""
+
+    def stat(self, oids: Collection[str]) -> dict[str, Stored]:
+        """The objects of ``oids`` the store holds: size, and whether they are known intact."""
+
+    def open(self, oid: str, size: int | None = None, *, rehash: bool = False, suffix: str = "",
+             quarantine: bool = False, check: bool = True) -> ObjectReader:
+        """The object as a verified stream; ObjectMissing if absent. ``rehash`` ignores
+        seals; ``quarantine`` sets a bad copy aside when the read finds it;
+        ``check=False`` only hashes (the caller judges: import of DVC 2.x names)."""
+
+    def put(self, oid: str, reader: ObjectReader, size: int) -> None:
+        """Store what ``reader`` yields under ``oid``, verified on the way; nothing
+        partial or unverified is ever visible under the final name."""
+
+    def iter_oids(self) -> Iterator[str]:
+        """Every object id in the store."""
+
+    def quarantine(self, oid: str) -> str:
+        """Move a bad copy aside (never deleted); where it went."""
+
+    def stale_temps(self, older_than: float) -> list[str]:
+        """What interrupted writes left behind more than ``older_than`` seconds ago."""
+
+    def damage_hint(self, moved_to: str | None) -> str:
+        """What the user does about a damaged copy here."""
+
+    def close(self) -> None:
+        ...
+
+
+def resolve_local_path(url: str, base: str) -> str:
+    path = url.removeprefix("file://")
+    path = os.path.expanduser(path)
+    return os.path.normpath(os.path.join(base, path))
+
+
+def open_store(name: str, url: str, options: dict[str, str], base: str,
+               seals: SealBook | None = None) -> ObjectStore:
+    """The store behind a remote; a relative local path is relative to ``base`` (the
+    main working tree's root, so linked worktrees share one store)."""
+    layout = check_layout(options.get("layout"), name)
+    if url.startswith("s3://"):
+        from gitext.store.s3 import S3Store  # boto3 is imported only on this path
+
+        return S3Store(name, url, options)
+    if "://" in url and not url.startswith("file://"):
+        scheme = url.split("://", 1)[0]
+        raise ConfigError(f"remote '{name}' has an unsupported URL scheme '{scheme}://'",
+                          "use a local path, file:///path or s3://bucket/prefix")
+    from gitext.store.directory import DirectoryStore
+
+    return DirectoryStore(name, resolve_local_path(url, base), url=url, layout=layout, seals=seals)

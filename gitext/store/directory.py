@@ -1,0 +1,227 @@
+"""An object store in a directory: the local cache, a directory remote (a local
+or mounted path), or DVC's own cache, in layout dvc2 or dvc3 (layout.py).
+
+Objects are written to a temp file in their final directory, made read-only
+(0444) and renamed into place, so no reader ever sees a partial object under
+its final name. A corrupt object is moved to the quarantine directory (never
+deleted). With a SealBook, every object whose bytes were verified on the way
+in or out is sealed, so the next read can trust it without hashing.
+"""
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+import time
+from collections.abc import Collection, Iterator
+
+from gitext.errors import MlvError, ObjectMissing, RemoteError
+from gitext.pointer import is_oid
+from gitext.store.layout import DVC3_PREFIX, detect_layout, is_prefix_dir, object_key
+from gitext.store.reader import ObjectReader
+from gitext.store.seals import SealBook
+
+OBJECT_MODE = 0o444
+
+
+class Stored:
+    """What a store knows of one object it holds without reading it."""
+
+    __slots__ = ("intact", "size")
+
+    def __init__(self, size: int, intact: bool | None) -> None:
+        self.size = size
+        self.intact = intact  # True: proved unchanged since verified; False: proved bad; None: unknown
+
+    def __repr__(self) -> str:
+        return f"Stored({self.size}, {self.intact})"
+
+
+class DirectoryStore:
+    default_jobs = 8
+    cheap_reads = True  # a copy is verified by reading it in place
+
+    def __init__(self, name: str, root: str, *, url: str | None = None, layout: str | None = None,
+                 label: str | None = None, seals: SealBook | None = None, bad_dir: str | None = None) -> None:
+        self.name = name
+        self.root = root
+        self.url = url or root
+        self.label = label or f"remote '{name}'"
+        self.seals = seals
+        self.bad_dir = bad_dir or os.path.join(root, "bad")
+        self._layout = layout  # None: detected from the directory on first use
+        self._dirs: set[str] = set()
+
+    @property
+    def where(self) -> str:
+        return f"{self.label} ({self.root})"
+
+    @property
+    def layout(self) -> str:
+        if self._layout is None:
+            try:
+                top = os.listdir(self.root)
+            except OSError:
+                top = []
+            dvc3 = os.path.join(self.root, DVC3_PREFIX)
+            self._layout = detect_layout(top, os.path.isdir(dvc3) and bool(os.listdir(dvc3)))
+        return self._layout
+
+    @property
+    def objects_root(self) -> str:
+        return os.path.join(self.root, DVC3_PREFIX.rstrip("/")) if self.layout == "dvc3" else self.root
+
+    def path(self, oid: str, suffix: str = "") -> str:
+        """The file that holds ``oid`` (validated: nothing else becomes a path)."""
+        return os.path.join(self.root, object_key(oid, self.layout, suffix))
+
+    def damage_hint(self, moved_to: str | None) -> str:
+        if moved_to:
+            return f"moved to {moved_to}; run 'git mlv push' on a machine that has a good copy"
+        return (f"run 'git mlv push' on a machine that has a good copy (it replaces a damaged copy), "
+                f"or 'git mlv fsck --remote {self.name}' there")
+
+    def _makedirs(self, directory: str) -> None:
+        if directory not in self._dirs:
+            os.makedirs(directory, exist_ok=True)
+            self._dirs.add(directory)
+
+    # ------------------------------------------------------------ reading
+
+    def check_readable(self) -> None:
+        if not os.path.isdir(self.root):
+            raise RemoteError(f"{self.label} does not exist at {self.root}",
+                              "check the path with 'git mlv remote list', or push to it first")
+
+    def stat(self, oids: Collection[str]) -> dict[str, Stored]:
+        """The objects of ``oids`` present, with their size and whether a seal proves them intact."""
+        found = {}
+        for oid in oids:
+            path = self.path(oid)
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            sealed = self.seals is not None and self.seals.is_sealed(path, st)
+            found[oid] = Stored(st.st_size, True if sealed else None)
+        return found
+
+    def exists(self, oids: Collection[str]) -> set[str]:
+        return {oid for oid in oids if os.path.isfile(self.path(oid))}
+
+    def open(self, oid: str, size: int | None = None, *, rehash: bool = False, suffix: str = "",
+             quarantine: bool = False, check: bool = True) -> ObjectReader:
+        """The object as a verified stream (see ObjectReader); ObjectMissing if absent."""
+        path = self.path(oid, suffix)
+        try:
+            f = open(path, "rb")
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise self._missing(oid) from None
+        except OSError as exc:
+            raise RemoteError(f"cannot read object {oid} from {self.label}: {exc.strerror}") from None
+        st = os.fstat(f.fileno())
+        trusted = not rehash and not suffix and self.seals is not None and self.seals.is_sealed(path, st, size)
+        on_verified = None
+        if self.seals is not None and not suffix:
+            seals = self.seals
+
+            def on_verified() -> None:
+                seals.seal(path, st)  # the stat taken before reading: a change since breaks the seal
+        return ObjectReader(self, oid, size, f, stored_size=st.st_size, trusted=trusted, check=check,
+                            quarantine=quarantine, on_verified=on_verified)
+
+    def _missing(self, oid: str) -> MlvError:
+        return ObjectMissing(oid, f"{self.label} ({self.root})")
+
+    def _fanout(self) -> Iterator[tuple[str, list[str]]]:
+        """('<xx>', names in it) for each fan-out directory, in order."""
+        base = self.objects_root
+        try:
+            prefixes = sorted(os.listdir(base))
+        except OSError:
+            return
+        for prefix in prefixes:
+            directory = os.path.join(base, prefix)
+            if is_prefix_dir(prefix) and os.path.isdir(directory):
+                yield prefix, sorted(os.listdir(directory))
+
+    def iter_oids(self) -> Iterator[str]:
+        """Every object id in the store, in order."""
+        for prefix, names in self._fanout():
+            for rest in names:
+                if is_oid(prefix + rest):
+                    yield prefix + rest
+
+    # ------------------------------------------------------------ writing
+
+    def put(self, oid: str, reader: ObjectReader, size: int) -> None:
+        """Store the bytes ``reader`` yields under ``oid`` (replacing any copy there).
+        The reader verifies them on the way; nothing is visible until they passed."""
+        final = self.path(oid)
+        directory = os.path.dirname(final)
+        try:
+            self._makedirs(directory)
+            fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{oid[2:]}.", suffix=".tmp")
+        except OSError as exc:
+            raise RemoteError(f"cannot write to {self.label} at {self.root}: {exc.strerror}",
+                              "check that the directory exists and is writable") from None
+        try:
+            with os.fdopen(fd, "wb") as out:
+                reader.copy_to(out)
+            os.chmod(tmp, OBJECT_MODE)
+            os.replace(tmp, final)
+            if self.seals is not None:
+                self.seals.seal(final, os.stat(final))
+        except OSError as exc:
+            raise RemoteError(f"cannot write object {oid} to {self.label}: {exc.strerror}",
+                              "check free space and permissions there, then push again") from None
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    def quarantine(self, oid: str) -> str:
+        """Move a corrupt object to the quarantine directory (never deleted: it may be
+        the only copy); the name is free again for a good copy. Returns where it went."""
+        os.makedirs(self.bad_dir, exist_ok=True)
+        dest = os.path.join(self.bad_dir, f"{oid}.{os.getpid()}")
+        os.replace(self.path(oid), dest)
+        if self.seals is not None:
+            self.seals.unseal(self.path(oid))
+        return dest
+
+    def delete(self, oid: str) -> int | None:
+        """Remove an object; its size, or None when it was not there."""
+        path = self.path(oid)
+        try:
+            size = os.lstat(path).st_size
+            os.unlink(path)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise MlvError(f"cannot delete {path}: {exc.strerror}", "check the permissions of that directory") from None
+        if self.seals is not None:
+            self.seals.unseal(path)
+        return size
+
+    def stale_temps(self, older_than: float) -> list[str]:
+        """Temp files an interrupted write left behind more than ``older_than`` seconds ago."""
+        now = time.time()
+        found = []
+        for path in self._temp_files():
+            try:
+                if now - os.lstat(path).st_mtime > older_than:
+                    found.append(path)
+            except OSError:
+                continue
+        return sorted(found)
+
+    def _temp_files(self) -> Iterator[str]:
+        for prefix, names in self._fanout():
+            for name in names:
+                if name.startswith(".") and name.endswith(".tmp"):
+                    yield os.path.join(self.objects_root, prefix, name)
+
+    def close(self) -> None:
+        """Nothing to release: the seal book belongs to whoever made it."""

@@ -1,0 +1,213 @@
+"""Store-to-store copies, in parallel: push (cache -> remote, repairing damaged
+copies), fetch (remote -> cache). Every byte goes through the source's
+ObjectReader, so it is verified on the way; the destination makes it visible
+only once it passed."""
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from gitext import faults
+from gitext.errors import CorruptObject, MlvError, ObjectMissing
+from gitext.output import Progress, human_size, plural
+from gitext.pointer import Pointer
+from gitext.store.reader import reject
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gitext.store import ObjectStore
+    from gitext.store.cache import Cache
+
+
+@dataclass
+class TransferResult:
+    done: list[Pointer] = field(default_factory=list)
+    present: list[Pointer] = field(default_factory=list)   # nothing to move
+    repaired: list[Pointer] = field(default_factory=list)  # a damaged copy there was replaced (also in done)
+    failed: dict[str, MlvError] = field(default_factory=dict)
+
+    @property
+    def bytes_done(self) -> int:
+        return sum(p.size for p in self.done)
+
+    def summary(self, verb: str, store_name: str) -> str:
+        """'3 objects pushed to 's' (1.2 MiB), 5 already there' and the like."""
+        where = f"{'to' if verb == 'pushed' else 'from'} '{store_name}'"
+        line = f"{plural(len(self.done), 'object')} {verb} {where} ({human_size(self.bytes_done)})"
+        if self.present:
+            line += f", {len(self.present)} already {'there' if verb == 'pushed' else 'cached'}"
+        if self.repaired:
+            line += f", {plural(len(self.repaired), 'damaged copy', 'damaged copies')} replaced"
+        return line
+
+
+def _unique_largest_first(pointers: Iterable[Pointer]) -> list[Pointer]:
+    unique = {p.oid: p for p in pointers}
+    return sorted(unique.values(), key=lambda p: p.size, reverse=True)
+
+
+def _batches(work: list[Pointer], count: int = 64, size: int = 4 * 1024 * 1024) -> list[list[Pointer]]:
+    """Large objects one per task; small ones grouped, so thousands of tiny
+    files do not pay the thread pool's per-task cost each."""
+    batches: list[list[Pointer]] = []
+    current: list[Pointer] = []
+    current_size = 0
+    for pointer in work:
+        if pointer.size >= size:
+            batches.append([pointer])
+            continue
+        current.append(pointer)
+        current_size += pointer.size
+        if len(current) >= count or current_size >= size:
+            batches.append(current)
+            current, current_size = [], 0
+    if current:
+        batches.append(current)
+    return batches
+
+
+def run_parallel(jobs: int, work: list[Pointer], task: Callable[[Pointer], None]) -> None:
+    """``task`` on every pointer, ``jobs`` threads at a time (batched by size)."""
+    if jobs <= 1 or len(work) <= 1:
+        for pointer in work:
+            task(pointer)
+        return
+    batches = _batches(work)
+
+    def run_batch(batch: list[Pointer]) -> None:
+        for pointer in batch:
+            task(pointer)
+
+    with ThreadPoolExecutor(max_workers=min(jobs, len(batches)), thread_name_prefix="mlv-xfer") as pool:
+        for _ in pool.map(run_batch, batches):
+            pass
+
+
+def _run(jobs: int, work: list[Pointer], one: Callable[[Pointer], str], result: TransferResult,
+         progress: Progress) -> None:
+    """Run ``one`` (which returns 'done', 'repaired' or 'present') on every pointer,
+    recording each outcome; a failure is recorded and the others go on."""
+    lock = threading.Lock()
+
+    def task(pointer: Pointer) -> None:
+        try:
+            outcome = one(pointer)
+        except MlvError as exc:
+            with lock:
+                result.failed[pointer.oid] = exc
+            return
+        except OSError as exc:
+            with lock:
+                result.failed[pointer.oid] = MlvError(f"object {pointer.oid}: {exc.strerror or exc}")
+            return
+        with lock:
+            if outcome == "present":
+                result.present.append(pointer)
+            else:
+                result.done.append(pointer)
+                if outcome == "repaired":
+                    result.repaired.append(pointer)
+        if outcome != "present":
+            faults.after_object()
+            progress.advance(pointer.size)
+
+    try:
+        run_parallel(jobs, work, task)
+    finally:
+        progress.close()
+
+
+def copy_object(src: ObjectStore, dst: ObjectStore, pointer: Pointer) -> None:
+    """One object from ``src`` to ``dst``, verified by ``src``'s reader on the way."""
+    with src.open(pointer.oid, pointer.size) as reader:
+        dst.put(pointer.oid, reader, pointer.size)
+
+
+def push(cache: Cache, store: ObjectStore, pointers: Iterable[Pointer], jobs: int,
+         progress: bool = True) -> TransferResult:
+    """Send every object the store lacks, or holds with the wrong size or a damaged
+    copy (a listing's md5 ETag, a seal broken since it was verified: then it is
+    read in place where that is cheap); a damaged copy is quarantined first, then
+    replaced. A corrupt cached object is quarantined and reported, never sent."""
+    result = TransferResult()
+    wanted = _unique_largest_first(pointers)
+    stored = store.stat([p.oid for p in wanted])
+    todo: list[Pointer] = []
+    damaged: dict[str, str] = {}      # oid -> why the copy there is bad
+    unknown: set[str] = set()         # present, size right, never verified: read it in place
+    for pointer in wanted:
+        copy = stored.get(pointer.oid)
+        if copy is not None and copy.size == pointer.size and copy.intact is not False:
+            if copy.intact or not store.cheap_reads:
+                result.present.append(pointer)
+                continue
+            unknown.add(pointer.oid)
+        elif copy is not None:
+            damaged[pointer.oid] = (f"it holds {copy.size} bytes, not {pointer.size}" if copy.size != pointer.size
+                                    else "its md5 ETag is not its name")
+        if not cache.has(pointer.oid) and pointer.oid not in unknown:
+            result.failed[pointer.oid] = MlvError(
+                f"object {pointer.oid} is missing from the local cache and from remote '{store.name}'"
+                + (f" (the copy there is damaged: {damaged[pointer.oid]})" if pointer.oid in damaged else ""))
+            continue
+        todo.append(pointer)
+
+    def one(pointer: Pointer) -> str:
+        outcome = "done"
+        if pointer.oid in unknown:
+            try:
+                with store.open(pointer.oid, pointer.size, quarantine=True) as reader:
+                    reader.verify()  # good: sealed now, and left alone
+                return "present"
+            except CorruptObject:
+                outcome = "repaired"  # quarantined by the reader: upload a good copy
+            except ObjectMissing:
+                pass  # gone meanwhile: upload it
+            if not cache.has(pointer.oid):
+                raise MlvError(f"object {pointer.oid} in remote '{store.name}' is damaged and the local "
+                               f"cache has no copy to replace it", store.damage_hint(None))
+        elif pointer.oid in damaged:
+            reject(store, pointer.oid, "?", damaged[pointer.oid], quarantine=True)
+            outcome = "repaired"
+        copy_object(cache, store, pointer)
+        return outcome
+
+    _run(jobs, todo, one, result, Progress(f"uploading to '{store.name}'", len(todo),
+                                           sum(p.size for p in todo), progress))
+    return result
+
+
+def fetch(store: ObjectStore, cache: Cache, pointers: Iterable[Pointer], jobs: int,
+          progress: bool = True) -> TransferResult:
+    """Fetch every object the cache lacks, verified before it is installed."""
+    result = TransferResult()
+    todo = []
+    for pointer in _unique_largest_first(pointers):
+        (result.present if cache.has(pointer.oid) else todo).append(pointer)
+    if todo:
+        store.check_readable()
+
+    def one(pointer: Pointer) -> str:
+        copy_object(store, cache, pointer)
+        return "done"
+
+    _run(jobs, todo, one, result, Progress(f"downloading from '{store.name}'", len(todo),
+                                           sum(p.size for p in todo), progress))
+    return result
+
+
+def report_failures(result: TransferResult, verb: str) -> None:
+    """One line per failure (at most 10), then raise one summarising error."""
+    if not result.failed:
+        return
+    items = list(result.failed.values())
+    for exc in items[:10]:
+        print(f"error: {exc.message}", file=sys.stderr)
+    if len(items) > 10:
+        print(f"error: ... and {len(items) - 10} more", file=sys.stderr)
+    hints = {exc.hint for exc in items if exc.hint}
+    raise MlvError(f"{len(items)} object(s) could not be {verb}",
+                   hints.pop() if len(hints) == 1 else "fix the errors above and run the command again")
