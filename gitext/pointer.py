@@ -1,4 +1,4 @@
-"""The pointer git stores in place of a tracked file's bytes (SPEC section 2).
+"""The pointer git stores in place of a tracked file's bytes (docs/spec.md, section 1).
 
 Exactly three LF-terminated lines in this order, nothing else:
 
