@@ -2,6 +2,7 @@
 hands them over (long-running protocol or one process per file)."""
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 from collections.abc import Iterable, Iterator
@@ -90,15 +91,7 @@ class FilterContext:
             with obj:
                 return self._compare(obj, head, rest, path)
         self.counts["hashed"] += 1
-        ingest = self.cache.ingest(label=path)
-        try:
-            ingest.write(head)
-            for chunk in rest:
-                ingest.write(chunk)
-        except BaseException:
-            ingest.abort()
-            raise
-        return ingest.finish()
+        return self.cache.ingest_chunks(itertools.chain((head,), rest), label=path)
 
     def _open_candidate(self, candidate: Pointer) -> ObjectReader | None:
         """The cached object the file probably holds, proved intact (hashed now if it
@@ -134,22 +127,8 @@ class FilterContext:
                 chunk = b""
                 break
             chunk = bytes(nxt)
-        ingest = self.cache.ingest(label=path)
-        try:
-            obj.seek(0)
-            left = pos
-            while left:
-                data = obj.read(min(CHUNK, left))
-                ingest.write(data)
-                left -= len(data)
-            ingest.write(chunk)
-            for more in pending:
-                ingest.write(more)
-        except BaseException:
-            ingest.abort()
-            raise
         self.counts["hashed"] += 1
-        return ingest.finish()
+        return self.cache.ingest_chunks(itertools.chain(_prefix(obj, pos), (chunk,), pending), label=path)
 
     # ------------------------------------------------------------------ smudge
 
@@ -214,6 +193,15 @@ class FilterContext:
                   f"hint: run 'git mlv pull' once the object(s) can be had", file=sys.stderr)
         trace(f"filter done pid={os.getpid()} " + " ".join(f"{k}={v}" for k, v in self.counts.items())
               + f" maxrss_kib={_maxrss_kib()}")
+
+
+def _prefix(obj: ObjectReader, size: int) -> Iterator[bytes]:
+    """The first ``size`` bytes of the object again (what the stream matched so far)."""
+    obj.seek(0)
+    while size:
+        data = obj.read(min(CHUNK, size))
+        size -= len(data)
+        yield data
 
 
 def _lstat(path: str) -> os.stat_result | None:

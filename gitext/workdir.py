@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+
 
 from gitext import faults
 from gitext.errors import MlvError
@@ -30,49 +30,23 @@ from gitext.output import plural
 from gitext.paths import unsafe_reason
 from gitext.pointer import Pointer
 from gitext.store.cache import Cache
+from gitext.store.hints import HintDB
 from gitext.store.reader import md5_file
-
-if TYPE_CHECKING:  # pragma: no cover
-    import sqlite3
-
 
 class KnownFiles:
     def __init__(self, repo: Repo) -> None:
-        self._path = os.path.join(repo.mlv_dir, "known.sqlite")
-        self._db: sqlite3.Connection | None = None
+        self._db = HintDB(os.path.join(repo.mlv_dir, "known.sqlite"),
+                          "CREATE TABLE IF NOT EXISTS known (path TEXT PRIMARY KEY, oid TEXT, size INTEGER, "
+                          "ino INTEGER, mtime_ns INTEGER)")
         self._rows: dict[str, tuple[str, int, int | None, int | None]] | None = None
         self._lock = threading.Lock()
         self._pending: list[tuple[str, str, int, int | None, int | None]] = []
 
-    def _connect(self) -> sqlite3.Connection | None:
-        if self._db is None:
-            import sqlite3
-
-            try:
-                os.makedirs(os.path.dirname(self._path), exist_ok=True)
-                db = sqlite3.connect(self._path, timeout=5, check_same_thread=False)
-                db.execute("PRAGMA synchronous=OFF")  # a hint store: losing it only costs speed
-                db.execute("CREATE TABLE IF NOT EXISTS known (path TEXT PRIMARY KEY, oid TEXT, "
-                           "size INTEGER, ino INTEGER, mtime_ns INTEGER)")
-            except (OSError, sqlite3.Error):
-                return None
-            self._db = db
-        return self._db
-
     def _load(self) -> dict[str, tuple[str, int, int | None, int | None]]:
         """All hints, read once per process (one query instead of one per file)."""
         if self._rows is None:
-            import sqlite3
-
-            rows: dict[str, tuple[str, int, int | None, int | None]] = {}
-            db = self._connect()
-            if db is not None:
-                try:
-                    for path, oid, size, ino, mtime in db.execute("SELECT * FROM known"):
-                        rows[path] = (oid, size, ino, mtime)
-                except sqlite3.Error:
-                    pass
-            self._rows = rows
+            self._rows = {path: (oid, size, ino, mtime)
+                          for path, oid, size, ino, mtime in self._db.rows("SELECT * FROM known")}
         return self._rows
 
     def candidate(self, path: str) -> Pointer | None:
@@ -112,24 +86,11 @@ class KnownFiles:
 
     def _flush_locked(self) -> None:
         rows, self._pending = self._pending, []
-        if not rows:
-            return
-        import sqlite3
-
-        db = self._connect()
-        if db is None:
-            return
-        try:
-            with db:
-                db.executemany("INSERT OR REPLACE INTO known VALUES (?, ?, ?, ?, ?)", rows)
-        except sqlite3.Error:
-            pass  # lost hints cost a re-hash later, nothing else
+        self._db.write([("INSERT OR REPLACE INTO known VALUES (?, ?, ?, ?, ?)", rows)])
 
     def close(self) -> None:
         self.flush()
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        self._db.close()
 
 
 # ------------------------------------------------------------------ materialisation

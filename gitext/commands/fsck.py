@@ -20,6 +20,7 @@ from gitext.git.scanner import Scanner
 from gitext.git.worktree import ls_files
 from gitext.output import plural
 from gitext.pointer import Pointer
+from gitext.store.directory import older_files
 from gitext.store.transfer import copy_object
 
 if TYPE_CHECKING:
@@ -143,19 +144,10 @@ def _repair(ctx: Context, store: ObjectStore, oid: str, findings: Findings) -> N
 
 def _worktree_temps(ctx: Context) -> list[str]:
     """Temp files an interrupted write into the working tree left (``.mlv-*.tmp``)."""
-    import time
-
     if ctx.repo.root is None:
         return []
-    now, found = time.time(), []
-    for rel in ls_files(ctx.repo, others=True, cached=False, pathspecs=(TEMP_GLOB,), check=False):
-        path = os.path.join(ctx.repo.root, rel)
-        try:
-            if now - os.lstat(path).st_mtime > STALE_TEMP_SECONDS:
-                found.append(path)
-        except OSError:
-            continue
-    return sorted(found)
+    found = ls_files(ctx.repo, others=True, cached=False, pathspecs=(TEMP_GLOB,), check=False)
+    return older_files((os.path.join(ctx.repo.root, rel) for rel in found), STALE_TEMP_SECONDS)
 
 
 def _missing_everywhere(ctx: Context, store: ObjectStore | None, needed: dict[str, tuple[Pointer, str]],

@@ -49,11 +49,15 @@ def _current(scope: str, repo: Repo | None) -> dict[str, str]:
     return gitconfig.read_all(gitconfig.Target(scope=scope), cwd=repo.cwd if repo else None)
 
 
-def run_install(args: argparse.Namespace) -> int:
+def _where(args: argparse.Namespace) -> tuple[Repo | None, str, str | None, gitconfig.Target]:
+    """(repository or None, scope, where git runs, the config to write)."""
     repo = _repo_or_none()
     scope = _scope(args, repo)
-    cwd = repo.cwd if repo else None
-    target = gitconfig.Target(scope=scope)
+    return repo, scope, repo.cwd if repo else None, gitconfig.Target(scope=scope)
+
+
+def run_install(args: argparse.Namespace) -> int:
+    repo, scope, cwd, target = _where(args)
     current = _current(scope, repo)
     wanted = filter_settings(args.skip_smudge)
     changes = []
@@ -69,20 +73,20 @@ def run_install(args: argparse.Namespace) -> int:
     if repo is not None and not repo.is_bare:
         changes += install_hooks(repo.hooks_dir())
     where = f"{scope} git config"
-    if changes:
-        print(f"git mlv installed ({where}{', hooks in ' + repo.hooks_dir() if repo and not repo.is_bare else ''})")
-        for line in changes:
-            print(f"  {line}")
-    else:
-        print(f"git mlv is already installed ({where}); nothing changed")
+    hooks = f", hooks in {repo.hooks_dir()}" if repo and not repo.is_bare else ""
+    return _report(changes, f"git mlv installed ({where}{hooks})",
+                   f"git mlv is already installed ({where}); nothing changed")
+
+
+def _report(changes: list[str], done: str, nothing: str) -> int:
+    print(done if changes else nothing)
+    for line in changes:
+        print(f"  {line}")
     return 0
 
 
 def run_uninstall(args: argparse.Namespace) -> int:
-    repo = _repo_or_none()
-    scope = _scope(args, repo)
-    cwd = repo.cwd if repo else None
-    target = gitconfig.Target(scope=scope)
+    repo, scope, cwd, target = _where(args)
     current = _current(scope, repo)
     changes = []
     for key in filter_settings(False):
@@ -97,10 +101,5 @@ def run_uninstall(args: argparse.Namespace) -> int:
             gitconfig.remove_section(section, target, cwd=cwd)
     if repo is not None and not repo.is_bare:
         changes += uninstall_hooks(repo.hooks_dir())
-    if changes:
-        print(f"git mlv uninstalled ({scope} git config); the cache and your data are untouched")
-        for line in changes:
-            print(f"  {line}")
-    else:
-        print(f"git mlv was not installed in the {scope} config; nothing changed")
-    return 0
+    return _report(changes, f"git mlv uninstalled ({scope} git config); the cache and your data are untouched",
+                   f"git mlv was not installed in the {scope} config; nothing changed")

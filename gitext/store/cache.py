@@ -24,7 +24,7 @@ from typing import BinaryIO
 from gitext import faults
 from gitext.errors import MlvError, ObjectMissing
 from gitext.pointer import Pointer
-from gitext.store.directory import OBJECT_MODE, DirectoryStore, Stored
+from gitext.store.directory import OBJECT_MODE, DirectoryStore, Stored, older_files
 from gitext.store.reader import CHUNK, ObjectReader
 from gitext.store.seals import SealBook
 
@@ -422,11 +422,12 @@ class Cache(DirectoryStore):
                 os.unlink(tmp)
 
     def ingest(self, label: str = "") -> Ingest:
-        """Receive bytes of unknown md5 (see Ingest)."""
+        """Receive bytes of unknown md5 (see Ingest); the caller aborts it on failure."""
         return Ingest(self, label=label)
 
-    def ingest_chunks(self, chunks: Iterable[bytes | memoryview]) -> Pointer:
-        ingest = Ingest(self)
+    def ingest_chunks(self, chunks: Iterable[bytes | memoryview], label: str = "") -> Pointer:
+        """Store the bytes ``chunks`` yields under their md5; nothing is left behind if it raises."""
+        ingest = Ingest(self, label=label)
         try:
             for chunk in chunks:
                 ingest.write(chunk)
@@ -440,22 +441,12 @@ class Cache(DirectoryStore):
             return self.ingest_chunks(iter(lambda: f.read(CHUNK), b""))
 
     def stale_temps(self, older_than: float) -> list[str]:
-        import time
-
-        now = time.time()
-        found = super().stale_temps(older_than)
         try:
             names = os.listdir(self.tmp_dir)
         except OSError:
             names = []
-        for name in names:
-            path = os.path.join(self.tmp_dir, name)
-            try:
-                if now - os.lstat(path).st_mtime > older_than:
-                    found.append(path)
-            except OSError:
-                continue
-        return sorted(found)
+        spilled = older_files((os.path.join(self.tmp_dir, name) for name in names), older_than)
+        return sorted(super().stale_temps(older_than) + spilled)
 
     def close(self) -> None:
         if self.seals is not None:

@@ -13,7 +13,7 @@ import os
 import stat
 import tempfile
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 
 from gitext.errors import MlvError, ObjectMissing, RemoteError
 from gitext.pointer import is_oid
@@ -22,6 +22,19 @@ from gitext.store.reader import ObjectReader
 from gitext.store.seals import SealBook
 
 OBJECT_MODE = 0o444
+
+
+def older_files(paths: Iterable[str], seconds: float) -> list[str]:
+    """Those of ``paths`` last modified more than ``seconds`` ago (vanished ones skipped), sorted."""
+    now = time.time()
+    found = []
+    for path in paths:
+        try:
+            if now - os.lstat(path).st_mtime > seconds:
+                found.append(path)
+        except OSError:
+            continue
+    return sorted(found)
 
 
 class Stored:
@@ -207,15 +220,7 @@ class DirectoryStore:
 
     def stale_temps(self, older_than: float) -> list[str]:
         """Temp files an interrupted write left behind more than ``older_than`` seconds ago."""
-        now = time.time()
-        found = []
-        for path in self._temp_files():
-            try:
-                if now - os.lstat(path).st_mtime > older_than:
-                    found.append(path)
-            except OSError:
-                continue
-        return sorted(found)
+        return older_files(self._temp_files(), older_than)
 
     def _temp_files(self) -> Iterator[str]:
         for prefix, names in self._fanout():

@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # pragma: no cover
-    import sqlite3
+from gitext.store.hints import HintDB
 
 FLUSH_AT_ONCE = 1024 * 1024
 Record = tuple[int, int, int, int, int]  # dev, ino, size, mtime_ns, ctime_ns
@@ -32,44 +30,18 @@ def stat_record(st: os.stat_result) -> Record:
 
 class SealBook:
     def __init__(self, db_path: str) -> None:
-        self._path = db_path
-        self._db: sqlite3.Connection | None = None
-        self._failed = False
+        self._db = HintDB(db_path, "CREATE TABLE IF NOT EXISTS seals (path TEXT PRIMARY KEY, dev INTEGER, "
+                                   "ino INTEGER, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER)")
         self._lock = threading.Lock()
         self._known: dict[str, Record | None] = {}
         self._pending: dict[str, Record | None] = {}
-
-    def _connect(self) -> sqlite3.Connection | None:
-        if self._db is None and not self._failed:
-            import sqlite3
-
-            try:
-                os.makedirs(os.path.dirname(self._path), exist_ok=True)
-                db = sqlite3.connect(self._path, timeout=5, check_same_thread=False)
-                db.execute("PRAGMA synchronous=OFF")
-                db.execute("CREATE TABLE IF NOT EXISTS seals (path TEXT PRIMARY KEY, dev INTEGER, ino INTEGER, "
-                           "size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER)")
-            except (OSError, sqlite3.Error):
-                self._failed = True  # unwritable .git: every object is simply re-hashed
-                return None
-            self._db = db
-        return self._db
 
     def _lookup(self, path: str) -> Record | None:
         if path in self._pending:
             return self._pending[path]
         if path not in self._known:
-            import sqlite3
-
-            row = None
-            db = self._connect()
-            if db is not None:
-                try:
-                    row = db.execute("SELECT dev, ino, size, mtime_ns, ctime_ns FROM seals WHERE path = ?",
-                                     (path,)).fetchone()
-                except sqlite3.Error:
-                    row = None
-            self._known[path] = tuple(row) if row else None  # type: ignore[assignment]
+            rows = self._db.rows("SELECT dev, ino, size, mtime_ns, ctime_ns FROM seals WHERE path = ?", (path,))
+            self._known[path] = tuple(rows[0]) if rows else None  # type: ignore[assignment]
         return self._known[path]
 
     def is_sealed(self, path: str, st: os.stat_result, size: int | None = None) -> bool:
@@ -100,24 +72,13 @@ class SealBook:
     def _flush_locked(self) -> None:
         pending, self._pending = self._pending, {}
         self._known.update(pending)
-        if not pending:
-            return
-        import sqlite3
-
-        db = self._connect()
-        if db is None:
-            return
-        try:
-            with db:
-                db.executemany("INSERT OR REPLACE INTO seals VALUES (?, ?, ?, ?, ?, ?)",
-                               [(p, *r) for p, r in pending.items() if r is not None])
-                db.executemany("DELETE FROM seals WHERE path = ?", [(p,) for p, r in pending.items() if r is None])
-        except sqlite3.Error:
-            pass  # lost seals cost a re-hash later, nothing else
+        self._db.write([
+            ("INSERT OR REPLACE INTO seals VALUES (?, ?, ?, ?, ?, ?)",
+             [(p, *r) for p, r in pending.items() if r is not None]),
+            ("DELETE FROM seals WHERE path = ?", [(p,) for p, r in pending.items() if r is None]),
+        ])
 
     def close(self) -> None:
         self.flush()
         with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
+            self._db.close()
