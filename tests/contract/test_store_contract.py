@@ -370,6 +370,29 @@ def test_s3_push_replaces_a_truncated_or_damaged_copy(s3: Backend, tmp_path: Pat
     assert len([k for k in s3.raw_keys() if k.startswith("bad/")]) == 2
 
 
+def test_s3_push_replaces_a_truncated_multipart_copy(s3: Backend, tmp_path: Path) -> None:
+    """A multipart copy's ETag is no md5, so only its size can give it away."""
+    import boto3
+    from boto3.s3.transfer import TransferConfig
+
+    from gitext.store.transfer import push
+
+    store = s3.make(multipart_threshold="5MiB", multipart_chunksize="5MiB")
+    cache = Cache(str(tmp_path / "mlv" / "cache"))
+    data = os.urandom(12 * MiB)
+    pointer = cache.ingest_chunks([data])
+    push(cache, store, [pointer], jobs=2)
+    cut = tmp_path / "cut"
+    cut.write_bytes(data[:11 * MiB])
+    boto3.client("s3", region_name="us-east-1").upload_file(
+        str(cut), BUCKET, f"{pointer.oid[:2]}/{pointer.oid[2:]}",
+        Config=TransferConfig(multipart_threshold=5 * MiB, multipart_chunksize=5 * MiB))
+    assert store.stat([pointer.oid])[pointer.oid].intact is None  # its ETag says nothing
+    result = push(cache, store, [pointer], jobs=2)
+    assert [p.oid for p in result.repaired] == [pointer.oid]
+    assert get_bytes(store, pointer.oid, pointer.size) == data
+
+
 def _client_error(code: str, status: int, op: str = "PutObject") -> Exception:
     from botocore.exceptions import ClientError
 

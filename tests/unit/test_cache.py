@@ -427,3 +427,27 @@ def test_small_writer_failure_after_the_last_file_is_reported_at_close(
     cache.writer.store(md5(b"last"), b"last", "last.bin")
     late = cache.writer.close()
     assert late is not None and late.startswith("last.bin: ") and "Read-only file system" in late
+
+
+@pytest.mark.parametrize("stored_size", [None, 2 * len(SMALL) + 10**6], ids=["size-unknown", "size-known"])
+def test_a_read_never_goes_past_the_declared_size(cache: Cache, stored_size: int | None) -> None:
+    """A stored object longer than its pointer says is damaged, and is found so
+    without reading the rest of it (a hostile store could send gigabytes)."""
+    class Endless(io.RawIOBase):  # 16 MiB past the object, then EOF (a bound for when the check is broken)
+        def __init__(self) -> None:
+            self.served = 0
+
+        def readinto(self, buf) -> int:  # type: ignore[no-untyped-def]
+            if self.served > 16 * CHUNK:
+                return 0
+            data = (SMALL * (len(buf) // len(SMALL) + 1))[:len(buf)] if self.served < len(SMALL) else b"x" * len(buf)
+            buf[:len(data)] = data
+            self.served += len(data)
+            return len(data)
+
+    raw = Endless()
+    ptr = Pointer(md5(SMALL), len(SMALL))
+    reader = ObjectReader(cache, ptr.oid, ptr.size, raw, stored_size=stored_size)  # type: ignore[arg-type]
+    with pytest.raises(CorruptObject):
+        reader.read_all()
+    assert raw.served <= len(SMALL) + 1
