@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-
 from gitext import faults
 from gitext.errors import MlvError
 from gitext.git import worktree
@@ -32,6 +31,7 @@ from gitext.pointer import Pointer
 from gitext.store.cache import Cache
 from gitext.store.hints import HintDB
 from gitext.store.reader import md5_file
+
 
 class KnownFiles:
     def __init__(self, repo: Repo) -> None:
