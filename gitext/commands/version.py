@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import platform
-from typing import TYPE_CHECKING
 
 from gitext import __version__
 
+TYPE_CHECKING = False  # not typing's: importing typing costs ms; type checkers honour the name
 if TYPE_CHECKING:
     import argparse
 

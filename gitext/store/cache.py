@@ -26,7 +26,7 @@ from gitext.errors import MlvError, ObjectMissing
 from gitext.pointer import Pointer
 from gitext.store.directory import OBJECT_MODE, DirectoryStore, Stored, older_files
 from gitext.store.reader import CHUNK, ObjectReader
-from gitext.store.seals import SealBook
+from gitext.store.seals import SEAL_MIN, SealBook
 
 SMALL_OBJECT = 1024 * 1024  # received whole (one read, one hash, one write) rather than streamed
 WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS})
@@ -152,7 +152,7 @@ class SmallWriter:
                 if item is None:
                     return
                 oid, data, label = item
-                if self.error is None and not self._cache.is_sealed(Pointer(oid, len(data))):
+                if self.error is None and not self._cache.holds_intact(Pointer(oid, len(data))):
                     try:
                         self._cache.write_small(oid, data)
                     except MlvError as exc:
@@ -235,7 +235,8 @@ class Ingest:
         try:
             if accept is not None and not accept(pointer):
                 raise ValueError(f"refused {oid}")
-            keep = self._cache.has(oid) and self._cache.is_sealed(pointer)
+            writer = self._cache.writer
+            keep = (writer is not None and oid in writer.pending) or self._cache.holds_intact(pointer)
             if self._file is not None:
                 spill, self._file = self._file, None
                 spill.close()
@@ -327,10 +328,23 @@ class Cache(DirectoryStore):
             return False
         return self.seals is not None and self.seals.is_sealed(path, st, pointer.size)
 
+    def holds_intact(self, pointer: Pointer) -> bool:
+        """A good copy of this object is on disk: sealed, or (too small to seal) hashed
+        now. A damaged copy is left for the caller to replace. Never waits for the
+        small writer (its thread asks this too)."""
+        if pointer.size >= SEAL_MIN:
+            return self.is_sealed(pointer)
+        try:
+            with DirectoryStore.open(self, pointer.oid, pointer.size) as reader:
+                reader.verify()
+        except MlvError:
+            return False
+        return True
+
     # ------------------------------------------------------------ writing
 
-    def _seal_installed(self, final: str) -> None:
-        if self.seals is not None:
+    def _seal_installed(self, final: str, size: int) -> None:
+        if self.seals is not None and size >= SEAL_MIN:  # (smaller ones are never sealed: no stat for them)
             self.seals.seal(final, os.stat(final))
 
     def temp_file(self) -> tuple[BinaryIO, str]:
@@ -379,7 +393,7 @@ class Cache(DirectoryStore):
         except BaseException:
             os.unlink(tmp)
             raise
-        self._seal_installed(final)
+        self._seal_installed(final, len(data))
 
     def install(self, tmp: str, oid: str) -> None:
         """Move a temp file whose bytes hash to ``oid`` to its final name, read-only, sealed."""
@@ -395,7 +409,7 @@ class Cache(DirectoryStore):
                 pass
             raise MlvError(f"cannot store object {oid} in the cache: {exc.strerror}",
                            "check the permissions and free space of the .git directory") from None
-        self._seal_installed(final)
+        self._seal_installed(final, SEAL_MIN)  # spilled, so large
 
     def put(self, oid: str, reader: ObjectReader, size: int) -> None:
         """Receive an object from another store, verified by ``reader`` on the way: a

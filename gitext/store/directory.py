@@ -19,7 +19,7 @@ from gitext.errors import MlvError, ObjectMissing, RemoteError
 from gitext.pointer import is_oid
 from gitext.store.layout import DVC3_PREFIX, detect_layout, is_prefix_dir, object_key
 from gitext.store.reader import ObjectReader
-from gitext.store.seals import SealBook
+from gitext.store.seals import SEAL_MIN, SealBook
 
 OBJECT_MODE = 0o444
 
@@ -185,7 +185,7 @@ class DirectoryStore:
                 reader.copy_to(out)
             os.chmod(tmp, OBJECT_MODE)
             os.replace(tmp, final)
-            if self.seals is not None:
+            if self.seals is not None and size >= SEAL_MIN:
                 self.seals.seal(final, os.stat(final))
         except OSError as exc:
             raise RemoteError(f"cannot write object {oid} to {self.label}: {exc.strerror}",

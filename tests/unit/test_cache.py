@@ -16,6 +16,7 @@ from gitext.store.cache import Cache, Ingest
 from gitext.store.directory import DirectoryStore
 from gitext.store.layout import object_relpath
 from gitext.store.reader import CHUNK, ObjectReader, copy_hashing, md5_file
+from gitext.store.seals import SEAL_MIN
 
 OID = "3e173e183b81085ff2d2dc3f137020ba"
 SMALL = b"some small object\n" * 10
@@ -361,13 +362,15 @@ def test_push_of_sealed_objects_without_kernel_copy_quarantines_nothing(
     called corrupt and moved out of the cache."""
     _no_kernel_copy(monkeypatch)
     pointers = [cache.ingest_chunks([data]) for data in (SMALL, BIG)]
-    assert all(cache.is_sealed(p) for p in pointers)
+    # objects under SEAL_MIN are never sealed (hashing them is cheaper than the lookup): intact all the same
+    assert [cache.is_sealed(p) for p in pointers] == [p.size >= SEAL_MIN for p in pointers] == [False, True]
+    assert all(cache.holds_intact(p) for p in pointers)
     store = DirectoryStore("store", str(tmp_path / "store"))
     for p in pointers:
         with cache.open(p.oid, p.size) as reader:
-            assert reader.trusted  # sealed: the kernel copy would be allowed
+            assert reader.trusted == (p.size >= SEAL_MIN)  # sealed: the kernel copy would be allowed
             store.put(p.oid, reader, p.size)
-        assert cache.is_sealed(p)
+        assert cache.holds_intact(p) and cache.is_sealed(p) == (p.size >= SEAL_MIN)
     assert not (mlv_dir / "bad").exists()
     for p, data in zip(pointers, (SMALL, BIG)):
         with store.open(p.oid, p.size) as reader:
@@ -389,7 +392,7 @@ def test_small_writer_stores_everything_and_counts_waiting_objects_as_present(ca
     assert cache.writer.close() is None
     for data in blobs:
         assert Path(cache.path(md5(data))).read_bytes() == data
-        assert cache.is_sealed(Pointer(md5(data), len(data)))
+        assert cache.holds_intact(Pointer(md5(data), len(data)))
 
 
 def test_small_writer_failure_fails_the_next_file_and_names_the_lost_one(
@@ -451,3 +454,20 @@ def test_a_read_never_goes_past_the_declared_size(cache: Cache, stored_size: int
     with pytest.raises(CorruptObject):
         reader.read_all()
     assert raw.served <= len(SMALL) + 1
+
+
+@pytest.mark.parametrize("data", [SMALL, BIG], ids=["hashed", "sealed"])
+def test_adding_the_file_again_replaces_a_damaged_cached_copy(cache: Cache, data: bytes) -> None:
+    """The hint after a corrupt cached object says to 'git add' the file again: the
+    fresh bytes, hashed as they arrive, replace a copy that is no longer intact
+    (a good copy is kept as it is)."""
+    ptr = cache.ingest_chunks([data])
+    path = Path(cache.path(ptr.oid))
+    inode = path.stat().st_ino
+    cache.ingest_chunks([data])
+    assert path.stat().st_ino == inode  # intact: kept
+    os.chmod(path, 0o644)
+    path.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    assert not cache.holds_intact(ptr)
+    assert cache.ingest_chunks([data[:7], data[7:]]) == ptr
+    assert path.read_bytes() == data and cache.holds_intact(ptr)
