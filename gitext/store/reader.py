@@ -69,33 +69,44 @@ class ObjectReader:
 
     # ------------------------------------------------------------ reading
 
+    def _limit(self) -> int:
+        return self.size if self.size is not None else MAX_UNSIZED
+
+    def _took(self, data: bytes | memoryview) -> None:
+        """Account for bytes just read: hash them, count them, check at the end."""
+        n = len(data)
+        if self._digest is not None:
+            self._digest.update(data)
+        self.pos += n
+        faults.after_bytes(n)
+        if self.pos == self._limit():
+            self._finish()
+
     def readinto(self, buf: bytearray | memoryview) -> int:
         if self.done:
             return 0
         view = memoryview(buf)
-        limit = self.size if self.size is not None else MAX_UNSIZED
-        want = min(len(view), limit - self.pos)
-        if want <= 0:
-            self._finish()
-            return 0
-        n = self.raw.readinto(view[:want])  # type: ignore[attr-defined]
+        want = min(len(view), self._limit() - self.pos)
+        n = self.raw.readinto(view[:want]) if want > 0 else 0  # type: ignore[attr-defined]
         if not n:
             self._finish()
             return 0
-        if self._digest is not None:
-            self._digest.update(view[:n])
-        self.pos += n
-        faults.after_bytes(n)
-        if self.pos == limit:
-            self._finish()
+        self._took(view[:n])
         return n
 
     def read(self, n: int = -1) -> bytes:
+        """Up to ``n`` bytes (one read of the underlying file: no extra copy)."""
         if n is None or n < 0:
             return self.read_all()
-        buf = bytearray(n)
-        got = self.readinto(buf)
-        return bytes(buf[:got])
+        if self.done:
+            return b""
+        want = min(n, self._limit() - self.pos)
+        data = self.raw.read(want) if want > 0 else b""
+        if not data:
+            self._finish()
+            return b""
+        self._took(data)
+        return data
 
     def read_all(self) -> bytes:
         """The whole object, verified (for objects small enough to hold in memory)."""
