@@ -172,22 +172,29 @@ def test_unreachable_endpoint_is_one_line_error(tmp_path: Path, monkeypatch: pyt
     assert_one_error(sh(tmp_path / "fresh", "git mlv pull", check=False), f"cannot reach the S3 endpoint {endpoint}")
 
 
-def test_corrupt_object_in_bucket_is_never_written(tmp_path: Path, moto_server: S3Server,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in moto_server.env().items():
-        monkeypatch.setenv(key, value)
-    moto_server.make_bucket("b-a")
-    work, origin = project(tmp_path, moto_server.endpoint)
+def test_corrupt_object_in_bucket_is_never_written_and_push_replaces_it(tmp_path: Path, s3_server: S3Server) -> None:
+    """A copy overwritten with other bytes of the same size is refused by pull (never
+    written, never cached); its md5 ETag gives it away, so push sets it aside under
+    bad/ and uploads the good one; pull then works."""
+    s3_server.make_bucket("b-a")
+    work, origin = project(tmp_path, s3_server.endpoint)
     data = model(1)
     (work / "pkl" / "model.pkl").write_bytes(data)
     sh(work, 'git add . && git commit -q -m "model" && git push -q')
     key = f"{md5(data)[:2]}/{md5(data)[2:]}"
-    moto_server.client().put_object(Bucket="b-a", Key=key, Body=b"X" * len(data))
+    s3_server.client().put_object(Bucket="b-a", Key=key, Body=b"X" * len(data))
     sh(tmp_path, f"git clone -q {origin} fresh && cd fresh && git mlv install")
     fresh = tmp_path / "fresh"
-    assert_one_error(sh(fresh, "git mlv pull", check=False), md5(data), "corrupt")
+    stderr = assert_one_error(sh(fresh, "git mlv pull", check=False), md5(data), "corrupt")
+    assert "git mlv push" in stderr  # the hint names the command that repairs it
     assert b"X" * 100 not in (fresh / "pkl" / "model.pkl").read_bytes()
     assert not (fresh / ".git" / "mlv" / "cache" / key).exists()
+    pushed = sh(work, "git mlv push")
+    assert "1 damaged copy replaced" in pushed.stdout, pushed.stdout
+    assert s3_server.client().get_object(Bucket="b-a", Key=key)["Body"].read() == data
+    assert any(k.startswith("bad/") for k in s3_server.keys("b-a"))
+    sh(fresh, "git mlv pull")
+    assert (fresh / "pkl" / "model.pkl").read_bytes() == data
 
 
 def test_large_model_goes_multipart_with_the_configured_part_size(tmp_path: Path, s3_server: S3Server) -> None:
@@ -201,25 +208,3 @@ def test_large_model_goes_multipart_with_the_configured_part_size(tmp_path: Path
     assert head["ContentLength"] == len(data) and head["ETag"].strip('"').endswith("-3")
     sh(tmp_path, f"git clone -q {origin} fresh && cd fresh && git mlv install && git mlv pull")
     assert (tmp_path / "fresh" / "pkl" / "model.pkl").read_bytes() == data
-
-
-def test_a_damaged_copy_in_the_bucket_is_replaced_by_push(tmp_path: Path, s3_server: S3Server) -> None:
-    """A copy overwritten with other bytes of the same size: its md5 ETag gives it
-    away, so push sets it aside under bad/ and uploads the good one; pull then works."""
-    s3_server.make_bucket("b-a")
-    work, origin = project(tmp_path, s3_server.endpoint)
-    data = model(1)
-    (work / "pkl" / "model.pkl").write_bytes(data)
-    sh(work, 'git add . && git commit -q -m "model" && git push -q')
-    key = f"{md5(data)[:2]}/{md5(data)[2:]}"
-    s3_server.client().put_object(Bucket="b-a", Key=key, Body=b"X" * len(data))
-    sh(tmp_path, f"git clone -q {origin} fresh && cd fresh && git mlv install")
-    fresh = tmp_path / "fresh"
-    stderr = assert_one_error(sh(fresh, "git mlv pull", check=False), md5(data), "corrupt")
-    assert "git mlv push" in stderr
-    pushed = sh(work, "git mlv push")
-    assert "1 damaged copy replaced" in pushed.stdout, pushed.stdout
-    assert s3_server.client().get_object(Bucket="b-a", Key=key)["Body"].read() == data
-    assert any(k.startswith("bad/") for k in s3_server.keys("b-a"))
-    sh(fresh, "git mlv pull")
-    assert (fresh / "pkl" / "model.pkl").read_bytes() == data
