@@ -332,9 +332,9 @@ def main(argv: list[str] | None = None) -> int:
         module = importlib.import_module(module_name if "." in module_name else f"gitext.commands.{module_name}")
         return int(getattr(module, func_name)(args) or 0)
     except MlvError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
+        from gitext.output import error
+
+        error(exc.message, exc.hint)
         return exc.exit_code
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from dataclasses import dataclass, field
 
 from gitext.errors import ConfigError, GitError, UsageError
 from gitext.git import config as gitconfig
 from gitext.git.repo import Repo
+from gitext.output import warn
 from gitext.options import SECRET_KEYS, parse_bool, parse_choice, parse_count, parse_size, remote_option
 
 MLVCONFIG = ".mlvconfig"
@@ -135,8 +135,8 @@ def load_config(repo: Repo) -> Config:
                 continue
             option = remote_option(option) or option
             if source is shared and option in SECRET_KEYS:
-                print(f"warning: ignoring {key} in {MLVCONFIG}: secrets belong in .git/config "
-                      f"(git mlv remote modify --local {name} {option} ...)", file=sys.stderr)
+                warn(f"ignoring {key} in {MLVCONFIG}: secrets belong in .git/config "
+                     f"(git mlv remote modify --local {name} {option} ...)")
                 continue
             remotes.setdefault(name, {})[option] = value
     specs = {}

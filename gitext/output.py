@@ -3,7 +3,6 @@ the 'error:' / 'warning:' lines. Messages go to stderr, results to stdout."""
 from __future__ import annotations
 
 import sys
-import threading
 import time
 
 
@@ -81,6 +80,8 @@ class Progress:
         self.bytes = 0
         self.start = time.monotonic()
         self._last = 0.0
+        import threading
+
         self._lock = threading.Lock()
 
     def advance(self, size: int) -> None:

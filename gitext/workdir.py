@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import stat
-import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable
@@ -25,7 +24,7 @@ from gitext.errors import MlvError
 from gitext.git import worktree
 from gitext.git.repo import Repo
 from gitext.git.scanner import Scanner, TrackedEntry
-from gitext.output import plural
+from gitext.output import error, plural, warn
 from gitext.paths import unsafe_reason
 from gitext.pointer import Pointer
 from gitext.store.cache import Cache
@@ -118,12 +117,11 @@ class Materialised:
         if self.written and not quiet:
             print(f"{plural(len(self.written), 'file')} written")
         for path, exc in list(self.failed.items())[:10]:
-            print(f"error: {path}: {exc.message}", file=sys.stderr)
+            error(f"{path}: {exc.message}")
         if self.missing and not quiet_missing:
             first = self.missing[0]
-            print(f"warning: {plural(len(self.missing), 'file')} not written: object not in the local cache "
-                  f"(e.g. {first.path}, {first.pointer.oid})\nhint: run 'git mlv pull' to download them",
-                  file=sys.stderr)
+            warn(f"{plural(len(self.missing), 'file')} not written: object not in the local cache "
+                 f"(e.g. {first.path}, {first.pointer.oid})", "run 'git mlv pull' to download them")
         if self.failed:
             raise MlvError(f"{plural(len(self.failed), 'file')} could not be written",
                            "fix the errors above and run the command again")

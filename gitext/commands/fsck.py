@@ -18,7 +18,7 @@ from gitext.errors import CorruptObject, MlvError, ObjectMissing, UsageError
 from gitext.git.objects import head_exists
 from gitext.git.scanner import Scanner
 from gitext.git.worktree import ls_files
-from gitext.output import plural
+from gitext.output import error, plural, warn
 from gitext.pointer import Pointer
 from gitext.store.directory import older_files
 from gitext.store.transfer import copy_object
@@ -38,10 +38,10 @@ class Findings:
 
     def error(self, line: str) -> None:
         self.problems += 1
-        print(f"error: {line}", file=sys.stderr)
+        error(line)
 
     def warn(self, line: str) -> None:
-        print(f"warning: {line}", file=sys.stderr)
+        warn(line)
 
 
 def run_fsck(args: argparse.Namespace) -> int:
@@ -107,20 +107,20 @@ def _check_store(ctx: Context, store: ObjectStore, needed: dict[str, tuple[Point
     """Check every object in ``store``; repair a remote's bad ones from the cache. The count of bad ones."""
     oids = list(store.iter_oids())
     checked = bad = 0
-    for oid, error in _hash_all(store, oids, jobs):
-        if isinstance(error, ObjectMissing):
+    for oid, problem in _hash_all(store, oids, jobs):
+        if isinstance(problem, ObjectMissing):
             continue  # deleted meanwhile (a concurrent prune): nothing to check
-        if error is not None and not isinstance(error, CorruptObject):
-            findings.error(error.message)
+        if problem is not None and not isinstance(problem, CorruptObject):
+            findings.error(problem.message)
             continue
         checked += 1
-        if error is None:
+        if problem is None:
             continue
         bad += 1
         users = f" (used by {needed[oid][1]})" if oid in needed else ""
-        where = f"moved to {error.moved_to}" if error.moved_to else "left in place (it could not be moved aside)"
-        findings.error(f"object {oid}{users} in {store.label} is corrupt ({error.detail}); {where}")
-        if store is not ctx.cache and error.moved_to and ctx.cache.has(oid):
+        where = f"moved to {problem.moved_to}" if problem.moved_to else "left in place (it could not be moved aside)"
+        findings.error(f"object {oid}{users} in {store.label} is corrupt ({problem.detail}); {where}")
+        if store is not ctx.cache and problem.moved_to and ctx.cache.has(oid):
             _repair(ctx, store, oid, findings)
     if not quiet:
         state = "all intact" if not bad else f"{bad} corrupt"

@@ -103,7 +103,7 @@ def pre_commit() -> int:
     from gitext.context import Context
     from gitext.git.objects import blob_sizes, read_small_blobs
     from gitext.git.worktree import check_attr
-    from gitext.output import human_size
+    from gitext.output import human_size, warn
     from gitext.pointer import MAX_POINTER_SIZE, parse_pointer
 
     sizes = blob_sizes(repo, [change.blob for change in staged])
@@ -122,9 +122,8 @@ def pre_commit() -> int:
             attrs = check_attr(repo, [path for path, _ in big])
             for path, size in big:
                 if attrs.get(path) != "mlv":
-                    print(f"warning: {path} is {human_size(size)} and not tracked by git mlv (it goes into git "
-                          f"itself)\nhint: git mlv track '{path}' && git add --renormalize -- '{path}'",
-                          file=sys.stderr)
+                    warn(f"{path} is {human_size(size)} and not tracked by git mlv (it goes into git itself)",
+                         f"git mlv track '{path}' && git add --renormalize -- '{path}'")
         if missing:
             missing = _heal_from_worktree(ctx, missing)
         if missing:

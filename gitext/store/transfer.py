@@ -4,7 +4,6 @@ ObjectReader, so it is verified on the way; the destination makes it visible
 only once it passed."""
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from gitext import faults
 from gitext.errors import CorruptObject, MlvError, ObjectMissing
-from gitext.output import Progress, human_size, plural
+from gitext.output import Progress, error, human_size, plural
 from gitext.pointer import Pointer
 from gitext.store.reader import reject
 
@@ -205,9 +204,9 @@ def report_failures(result: TransferResult, verb: str) -> None:
         return
     items = list(result.failed.values())
     for exc in items[:10]:
-        print(f"error: {exc.message}", file=sys.stderr)
+        error(exc.message)
     if len(items) > 10:
-        print(f"error: ... and {len(items) - 10} more", file=sys.stderr)
+        error(f"... and {len(items) - 10} more")
     hints = {exc.hint for exc in items if exc.hint}
     raise MlvError(f"{len(items)} object(s) could not be {verb}",
                    hints.pop() if len(hints) == 1 else "fix the errors above and run the command again")
