@@ -44,7 +44,7 @@ MUTATIONS = [
              "        if False:",
              ("tests/unit/test_cache.py::test_receive_wrong_bytes_raises_and_installs_nothing",)),
     Mutation("reads-stop-at-the-declared-size", "gitext/store/reader.py",
-             "        want = min(len(view), limit - self.pos)", "        want = len(view)",
+             "        return self.size if self.size is not None else MAX_UNSIZED", "        return MAX_UNSIZED",
              ("tests/unit/test_cache.py::test_a_read_never_goes_past_the_declared_size",)),
     Mutation("seal-includes-ctime", "gitext/store/seals.py",
              "st.st_mtime_ns, st.st_ctime_ns)", "st.st_mtime_ns, 0)",
