@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -290,10 +291,12 @@ def _fill(store: Any, tmp_path: Path, count: int) -> list[str]:
 
 def _count_calls(store: Any) -> dict[str, int]:
     counts: dict[str, int] = {}
+    lock = threading.Lock()  # the store calls from several threads at once
 
     def count(event_name: str, **_kwargs: Any) -> None:
         op = event_name.split(".")[-1]
-        counts[op] = counts.get(op, 0) + 1
+        with lock:
+            counts[op] = counts.get(op, 0) + 1
 
     store.client().meta.events.register("before-call.s3", count)
     return counts
