@@ -96,6 +96,7 @@ class FilterProcess:
                 try:
                     lines = self.reader.read_text_list()
                 except EOFError:
+                    self._write_deferred()
                     return
                 headers = parse_headers(lines)
                 command = headers.get("command")
@@ -111,6 +112,14 @@ class FilterProcess:
             if self._pool is not None:
                 self._pool.shutdown(wait=True, cancel_futures=True)
             self.ctx.finish()
+
+    def _write_deferred(self) -> None:
+        try:
+            self.ctx.write_deferred()
+        except (MlvError, OSError) as exc:
+            msg = exc.message if isinstance(exc, MlvError) else f"{exc.filename}: {exc.strerror}"
+            print(f"error: git-mlv: large files left as pointer text: {msg}\n"
+                  "hint: run 'git mlv checkout' to write them", file=sys.stderr)
 
     # ------------------------------------------------------------------ responses
 
@@ -174,15 +183,16 @@ class FilterProcess:
         delayed = self.delayed.get(path)
         if delayed is not None and not head and delayed.future.done():
             del self.delayed[path]
-            self._finish_delayed(path, delayed)
+            self._finish_delayed(path, delayed)  # the retry of a request that could wait: so can this one
             return
         pointer = parse_pointer(head)
         if pointer is None or self.ctx.skip_smudge:
             self._reply(head)
             return
+        may_defer = headers.get("can-delay") == "1"
         try:
             if self.ctx.cache.has(pointer.oid):
-                self._send_object(path, pointer)
+                self._send_object(path, pointer, may_defer)
                 return
             why = self.ctx.remote_unusable()
             if why is not None:
@@ -192,7 +202,7 @@ class FilterProcess:
                 self.delayed[path] = Delayed(pointer, self._download(pointer))
                 self._reply_delayed()
             else:
-                self._fetch_now(path, pointer)
+                self._fetch_now(path, pointer)  # git cannot wait: archive, checkout-index, cat-file
         except (MlvError, OSError) as exc:
             self._fail(path, exc)
 
@@ -239,14 +249,15 @@ class FilterProcess:
             self._reply(delayed.pointer.encode())
             return
         try:
-            self._send_object(path, delayed.pointer)
+            self._send_object(path, delayed.pointer, may_defer=True)
         except (MlvError, OSError) as err:
             self._fail(path, err)
 
-    def _send_object(self, path: str, pointer: Pointer) -> None:
-        """Stream a cached object to git through its verified reader. Objects at or
-        above the large-file threshold stay pointer text for the hooks to write."""
-        reader = self.ctx.open_for_git(path, pointer)
+    def _send_object(self, path: str, pointer: Pointer, may_defer: bool = False) -> None:
+        """Stream a cached object to git through its verified reader. In a checkout
+        that can wait, objects at or above the large-file threshold stay pointer text
+        until git is done, then this process writes them (write_deferred)."""
+        reader = self.ctx.open_for_git(path, pointer, may_defer)
         if reader is None:
             self._reply(pointer.encode())
             return

@@ -11,7 +11,7 @@ from gitext.context import Context
 from gitext.errors import MlvError
 from gitext.git.repo import Repo
 from gitext.git.scanner import TrackedEntry
-from gitext.pending import add_pending
+from gitext.pending import Journal
 from gitext.pointer import MAX_POINTER_SIZE, Pointer, parse_pointer
 from gitext.store.reader import CHUNK, ObjectReader
 from gitext.workdir import KnownFiles
@@ -32,6 +32,7 @@ class FilterContext:
         self._large: int | None = None
         self.counts = {"clean": 0, "smudge": 0, "fetched": 0, "compared": 0, "hashed": 0}
         self.left_as_pointer: list[tuple[str, str]] = []   # (path, why)
+        self.deferred = Journal(repo.git_dir)
 
     @property
     def config(self):  # type: ignore[no-untyped-def]
@@ -142,20 +143,55 @@ class FilterContext:
     def note_left_as_pointer(self, path: str, why: str) -> None:
         self.left_as_pointer.append((path, why))
 
-    def open_for_git(self, path: str, pointer: Pointer) -> ObjectReader | None:
+    def open_for_git(self, path: str, pointer: Pointer, may_defer: bool = False) -> ObjectReader | None:
         """The verified stream git gets for ``path`` (its object is cached), or None when
-        git gets the pointer text instead: an object of mlv.largefilesize or more
-        (the post-checkout hook writes it, so it never passes through git's memory),
-        or one that cannot be read (noted, with why)."""
+        git gets the pointer text instead: an object of mlv.largefilesize or more in a
+        checkout that lets it wait (``may_defer``: this process writes it when git is
+        done, so it never passes through git's memory), or one that cannot be read
+        (noted, with why). Requests that cannot wait (git archive, checkout-index,
+        cat-file --filters) get the bytes, as small files do."""
         self.known.note(path, pointer)
-        if pointer.size >= self.large_threshold():
-            add_pending(self.repo, TrackedEntry(path, pointer, 0o100644))
+        if may_defer and pointer.size >= self.large_threshold():
+            self.deferred.add(TrackedEntry(path, pointer, 0o100644))
             return None
         try:
             return self.cache.open(pointer.oid, pointer.size)
         except MlvError as exc:
             self.note_left_as_pointer(path, exc.message)
             return None
+
+    def write_deferred(self) -> None:
+        """git has closed our stdin: its last index write and its last hook are done,
+        and it waits for us to exit. Write the large files we answered with pointer
+        text (those that still hold it: a later step of the same command may have
+        replaced or removed them) and record them in the index. If git still holds
+        the index lock it is failing: leave everything to 'git mlv checkout'."""
+        if not self.deferred.entries:
+            return
+        from gitext.git.index_file import index_path
+        from gitext.output import error, plural, warn
+        from gitext.pointer_files import scan
+        from gitext.workdir import write_pointer_files
+
+        entries = self.deferred.entries
+        if os.path.exists(index_path(self.repo.git_dir) + ".lock"):
+            self.deferred.close(done=False)
+            warn(f"{plural(len(entries), 'large file')} left as pointer text (e.g. {next(iter(entries))}): "
+                 "git stopped while holding its index", "run 'git mlv checkout' once git is done")
+            return
+        self.known.flush()  # before the writer records the files' new stat data over these hints
+        root = self.repo.require_worktree()
+        files = scan(root, self.repo.git_dir, False, list(entries))
+        if files is None:
+            from gitext.workdir import pointer_files
+            files = pointer_files(self.repo, True)[0]
+        mine = [f for f in files if f.path in entries and f.pointer == entries[f.path].pointer]
+        done = write_pointer_files(self.repo, self.cache, mine, self.config.linktype())
+        for path, exc in done.failed.items():
+            error(f"{path}: {exc.message}")
+        for entry in done.missing:
+            self.note_left_as_pointer(entry.path, f"object {entry.pointer.oid} is no longer in the local cache")
+        self.deferred.close(done=not done.failed)
 
     def small_content(self, path: str, reader: ObjectReader) -> bytes | None:
         """A small object whole, verified; None (noted) when it is corrupt (quarantined)."""
@@ -179,6 +215,7 @@ class FilterContext:
             self.cache.writer.raise_error()
 
     def finish(self) -> None:
+        self.deferred.close(done=False)  # kept (if any is left) for the next hook or 'git mlv checkout'
         if self.cache.writer is not None:
             late = self.cache.writer.close()
             if late is not None:

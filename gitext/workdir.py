@@ -8,6 +8,10 @@ per-worktree record that makes re-cleaning them cheap:
 - materialise: every tracked file that is missing or still holds its pointer
   text is written, small ones by git itself (checkout-index, through the
   filter), large ones streamed here; both read the cache's verified stream.
+- pointer_text_files: the tracked files that hold pointer text where their
+  data belongs, however they got there (a filter process that died before
+  writing its deferred files, a clone made with MLV_SKIP_SMUDGE, a stash of
+  such a file), found from the index's recorded sizes in a few milliseconds.
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ import os
 import stat
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,7 +31,9 @@ from gitext.git.repo import Repo
 from gitext.git.scanner import Scanner, TrackedEntry
 from gitext.output import error, plural, warn
 from gitext.paths import unsafe_reason
+from gitext.pending import orphans
 from gitext.pointer import Pointer
+from gitext.pointer_files import PointerFile, pointer_in, scan
 from gitext.store.cache import Cache
 from gitext.store.hints import HintDB
 from gitext.store.reader import md5_file
@@ -194,12 +201,16 @@ def checkout_through_git(repo: Repo, entries: list[TrackedEntry]) -> tuple[list[
 
 
 def materialise(repo: Repo, cache: Cache, entries: Iterable[TrackedEntry], jobs: int = 4,
-                refresh: bool = True, linktype: str = "auto", large: int | None = None) -> Materialised:
-    """Write every entry whose file is missing or still holds its pointer text.
-    Files with other content are never touched. Then refresh git's index.
+                refresh: bool = True, linktype: str = "auto", large: int | None = None,
+                foreign: set[str] | frozenset[str] = frozenset(), existing_only: bool = False) -> Materialised:
+    """Write every entry whose file is missing (unless ``existing_only``) or still holds
+    its pointer text. Files with other content are never touched. Then refresh git's
+    index for the files that hold what the index names.
 
-    With ``refresh`` and a ``large`` threshold, files below it are written by git
-    itself (see checkout_through_git); the rest are streamed from the cache here."""
+    ``foreign`` paths hold the pointer text of another version than their index entry
+    (a stash popped, a restore from another commit): they are written but never
+    staged. With ``refresh`` and a ``large`` threshold, the other files below it are
+    written by git itself (see checkout_through_git); the rest are streamed here."""
     root = repo.require_worktree()
     umask = _umask()
     known = KnownFiles(repo)
@@ -210,14 +221,14 @@ def materialise(repo: Repo, cache: Cache, entries: Iterable[TrackedEntry], jobs:
         full = os.path.join(root, entry.path)
         if (why := unsafe_reason(root, entry.path)) is not None:
             result.failed[entry.path] = MlvError(f"not written: {why}")
-        elif not holds_pointer_or_missing(full, entry.pointer):
+        elif not holds_pointer_or_missing(full, entry.pointer) or existing_only and not os.path.lexists(full):
             result.kept.append(entry.path)
         elif not cache.has(entry.pointer.oid):
             result.missing.append(entry)
         else:
             todo.append((entry, full))
     if refresh and large is not None:
-        small = [entry for entry, _ in todo if entry.pointer.size < large]
+        small = [entry for entry, _ in todo if entry.pointer.size < large and entry.path not in foreign]
         if small:
             written, left = checkout_through_git(repo, small)
             result.written += written
@@ -227,7 +238,7 @@ def materialise(repo: Repo, cache: Cache, entries: Iterable[TrackedEntry], jobs:
 
     def one(item: tuple[TrackedEntry, str]) -> None:
         entry, full = item
-        mode = (0o777 if entry.mode == 0o100755 else 0o666) & ~umask
+        mode = _mode_for(full, entry.mode, umask)
         try:
             st = write_from_cache(cache, entry.pointer, full, mode, linktype)
         except MlvError as exc:
@@ -251,10 +262,96 @@ def materialise(repo: Repo, cache: Cache, entries: Iterable[TrackedEntry], jobs:
             one(item)
     known.close()
     todo_paths = {e.path for e, _ in todo}
-    streamed = [path for path in result.written if path in todo_paths]
+    streamed = [path for path in result.written if path in todo_paths and path not in foreign]
     if refresh and streamed:
+        wait_out_the_second(root, streamed)
         worktree.update_index(repo, streamed)
     return result
+
+
+def _mode_for(full: str, index_mode: int, umask: int) -> int:
+    """The permission bits for a file written in place of ``full``: those git gave the
+    pointer text it wrote there (core.fileMode and the umask already applied), else
+    the index mode's."""
+    try:
+        return stat.S_IMODE(os.lstat(full).st_mode)
+    except OSError:
+        return (0o777 if index_mode == 0o100755 else 0o666) & ~umask
+
+
+def wait_out_the_second(root: str, paths: list[str]) -> None:
+    """Sleep until the clock has left the second of the newest file's mtime, so the
+    index git writes next is younger than every file in it. Otherwise git calls the
+    entries 'racy' and re-reads each whole file through the filter in every later
+    command until something rewrites the index (git compares whole seconds)."""
+    newest = 0.0
+    for path in paths:
+        try:
+            newest = max(newest, os.lstat(os.path.join(root, path)).st_mtime)
+        except OSError:
+            continue
+    delay = int(newest) + 1.02 - time.time()  # 20 ms for the kernel's coarser file clock
+    if delay > 0:
+        time.sleep(min(delay, 1.1))
+
+
+def pointer_files(repo: Repo, full: bool, keep: Callable[[str], bool] | None = None
+                  ) -> tuple[list[PointerFile], list[str]]:
+    """Tracked files (filter=mlv) holding pointer text, and the orphaned journals of
+    deferred files that were looked at (see pending.py; ``forget`` them once handled)."""
+    root = repo.require_worktree()
+    adopted, journals = orphans(repo.git_dir)
+    extra = []
+    for entry in adopted:  # written by a git-mlv process, but it is a file on disk: checked like any path
+        if (why := unsafe_reason(root, entry.path)) is None:
+            extra.append(entry.path)
+        else:
+            warn(f"a journal of deferred files in {repo.mlv_dir} names {why}: not written")
+    found = scan(root, repo.git_dir, full, extra)
+    if found is None:  # an index this reader does not know (split index): ask libgit2
+        found = _scan_with_pygit2(repo, root, full, extra)
+    if keep is not None:
+        found = [f for f in found if keep(f.path)]
+    if found:
+        attrs = worktree.check_attr(repo, [f.path for f in found])
+        found = [f for f in found if attrs.get(f.path) == "mlv"]
+    return found, journals
+
+
+def _scan_with_pygit2(repo: Repo, root: str, full: bool, extra: list[str]) -> list[PointerFile]:
+    entries = {e.path: e for e in Scanner(repo).index_entries()}
+    found = []
+    for path in list(entries) + [p for p in extra if p not in entries]:
+        pointer = pointer_in(os.path.join(root, path))
+        if pointer is not None:
+            entry = entries.get(path)
+            found.append(PointerFile(path, pointer, entry.mode if entry else 0o100644,
+                                     entry is not None and entry.pointer == pointer))
+    return found
+
+
+def write_pointer_files(repo: Repo, cache: Cache, files: list[PointerFile], linktype: str,
+                        large: int | None = None, jobs: int = 4) -> Materialised:
+    """Replace each file's pointer text with its object's bytes (from the cache)."""
+    entries = [TrackedEntry(f.path, f.pointer, f.mode) for f in files]
+    return materialise(repo, cache, entries, jobs, linktype=linktype, large=large,
+                       foreign={f.path for f in files if not f.staged}, existing_only=True)
+
+
+def worktree_entries(repo: Repo, keep: Callable[[str], bool] | None = None
+                     ) -> tuple[list[TrackedEntry], set[str], list[str]]:
+    """What 'git mlv checkout' and 'pull' write: every tracked index entry (a file that
+    is missing or holds its pointer text is written), with any tracked file that holds
+    the pointer text of another version instead; (entries, those other versions' paths,
+    orphaned journals to forget once done)."""
+    entries = {e.path: e for e in tracked_entries(repo, keep)}
+    files, journals = pointer_files(repo, True, keep)
+    foreign = set()
+    for f in files:
+        if not f.staged:
+            entries[f.path] = TrackedEntry(f.path, f.pointer, f.mode)
+            foreign.add(f.path)
+    return list(entries.values()), foreign, journals
 
 
 def tracked_entries(repo: Repo, keep: Callable[[str], bool] | None = None) -> list[TrackedEntry]:

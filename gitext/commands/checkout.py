@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 from gitext.context import Context
 from gitext.output import say
 from gitext.paths import typed_path
-from gitext.workdir import materialise, refresh_finished_writes, tracked_entries
+from gitext.pending import forget
+from gitext.workdir import materialise, refresh_finished_writes, worktree_entries
 
 if TYPE_CHECKING:
     import argparse
@@ -18,10 +19,12 @@ def run_checkout(args: argparse.Namespace) -> int:
 
         def keep(path: str) -> bool:
             return any(not pre or path == pre or path.startswith(pre + "/") for pre in prefixes)
-        entries = tracked_entries(ctx.repo, keep if prefixes else None)
+        entries, foreign, journals = worktree_entries(ctx.repo, keep if prefixes else None)
         done = materialise(ctx.repo, ctx.cache, entries, linktype=ctx.config.linktype(),
-                           large=ctx.config.large_file_size())
-        refresh_finished_writes(ctx.repo, entries, done)
+                           large=ctx.config.large_file_size(), foreign=foreign)
+        refresh_finished_writes(ctx.repo, [e for e in entries if e.path not in foreign], done)
+        if not done.failed and not prefixes:
+            forget(journals)
     if done.nothing_done:
         say(args.quiet, "nothing to write: every tracked file is already in place")
     return done.report(args.quiet)

@@ -166,38 +166,67 @@ def _not_in_remote(ctx: Context, missing: dict[str, str]) -> dict[str, str]:
 
 
 def post_checkout() -> int:
-    """Write the large files the filter left as pointer text (mlv.largefilesize)."""
+    """After a checkout or merge: write every tracked file that still holds pointer text
+    and whose object can be had (from the cache, else the default remote), whatever
+    left it there: the files this command changed are written by the filter process
+    itself when git is done with it; this catches the ones that were pointer text
+    before (a clone made with MLV_SKIP_SMUDGE) or that a killed process left.
+
+    Decided from the index's recorded sizes without running git when there is nothing
+    to do. Not during a rebase: git rewrites the index from its own memory after this
+    hook (see docs/design.md), and the rebase's filter writes its files at the end."""
     from gitext.git.repo import quick_git_dir
-    from gitext.pending import pending_path, take_pending
 
     git_dir = quick_git_dir()
-    if git_dir is not None and not os.path.exists(pending_path(git_dir)):
-        return 0  # nothing deferred: the common case, decided without running git
+    if os.environ.get("MLV_SKIP_SMUDGE", "") not in ("", "0"):
+        return 0
+    if git_dir is not None:
+        if os.path.isdir(os.path.join(git_dir, "rebase-merge")) or os.path.isdir(os.path.join(git_dir, "rebase-apply")):
+            return 0
+        from gitext.pending import has_orphans, live_paths
+        from gitext.pointer_files import scan
+
+        found = scan(os.getcwd(), git_dir, False)
+        if found is not None and not has_orphans(git_dir) and not {f.path for f in found} - live_paths(git_dir):
+            return 0  # the common case: no index entry is of pointer size, or git's filter writes them
     from gitext.context import Context
 
     with Context() as ctx:
-        if ctx.repo.is_bare:
+        if ctx.repo.is_bare or ctx.repo.root is None:
             return 0
-        pending = take_pending(ctx.repo.git_dir)
-        if not pending:
-            return 0
-        _write_pending(ctx, pending)
+        _write_pointer_files(ctx)
     return 0
 
 
-def _write_pending(ctx: Context, pending: list) -> None:  # type: ignore[type-arg]
-    from gitext.git.scanner import Scanner
-    from gitext.git.worktree import update_index
-    from gitext.output import note
-    from gitext.workdir import materialise
+def _write_pointer_files(ctx: Context) -> None:
+    from gitext.output import error, note, plural, warn
+    from gitext.pending import forget, live_paths
+    from gitext.store.transfer import fetch
+    from gitext.workdir import pointer_files, write_pointer_files
 
-    latest = {entry.path: entry for entry in pending}
-    done = materialise(ctx.repo, ctx.cache, list(latest.values()), refresh=False, linktype=ctx.config.linktype())
-    # 'git restore --source=REV' writes the working tree only: a file whose index entry
-    # is another version must not be staged by our refresh.
-    index = {e.path: e.pointer for e in Scanner(ctx.repo).index_entries()}
-    update_index(ctx.repo, [p for p in done.written if index.get(p) == latest[p].pointer])
+    files, journals = pointer_files(ctx.repo, False)
+    live = live_paths(ctx.repo.git_dir)
+    files = [f for f in files if f.path not in live]
+    if not files:
+        forget(journals)
+        return
+    absent = [f.pointer for f in files if not ctx.cache.has(f.pointer.oid)]
+    fetch_failed = 0
+    if absent:
+        try:
+            store = ctx.store()
+            result = fetch(store, ctx.cache, absent, ctx.jobs(store), progress=False)
+            fetch_failed = len(result.failed)
+        except MlvError as exc:
+            warn(f"{plural(len(absent), 'tracked file')} left as pointer text (e.g. {files[0].path}): {exc.message}",
+                 "run 'git mlv pull' once the remote can be reached")
+    done = write_pointer_files(ctx.repo, ctx.cache, files, ctx.config.linktype(), ctx.config.large_file_size())
     if done.written:
-        note(f"wrote {len(done.written)} large file(s)")
-    for path, exc in done.failed.items():
-        print(f"error: git-mlv: {path}: {exc.message}", file=sys.stderr)
+        note(f"wrote {plural(len(done.written), 'file')} that held pointer text")
+    for path, failure in done.failed.items():
+        error(f"{path}: {failure.message}")
+    if fetch_failed and done.missing:
+        warn(f"{plural(len(done.missing), 'tracked file')} left as pointer text (e.g. {done.missing[0].path}): "
+             "their objects could not be downloaded", "run 'git mlv pull' to see why")
+    if not done.failed:
+        forget(journals)

@@ -8,8 +8,9 @@ from gitext.context import Context
 from gitext.errors import MlvError
 from gitext.output import say
 from gitext.pathmatch import path_filter
-from gitext.store.transfer import fetch, report_failures
-from gitext.workdir import materialise, refresh_finished_writes, tracked_entries
+from gitext.pending import forget
+from gitext.store.transfer import fetch, paths_by_oid, report_failures
+from gitext.workdir import materialise, refresh_finished_writes, worktree_entries
 
 if TYPE_CHECKING:
     import argparse
@@ -21,19 +22,21 @@ def run_pull(args: argparse.Namespace) -> int:
         store = ctx.store(args.remote)
         store.check_readable()
         keep = path_filter(args.include, args.exclude) if (args.include or args.exclude) else None
-        entries = tracked_entries(ctx.repo, keep)
+        entries, foreign, journals = worktree_entries(ctx.repo, keep)
         jobs = ctx.jobs(store, args.jobs)
         result = fetch(store, ctx.cache, [e.pointer for e in entries], jobs, progress=not args.quiet)
         if result.done:
             say(args.quiet, result.summary("fetched", store.name))
         done = materialise(ctx.repo, ctx.cache, entries, jobs=max(2, min(jobs, os.cpu_count() or 2)),
-                           large=ctx.config.large_file_size(), linktype=ctx.config.linktype())
-        refresh_finished_writes(ctx.repo, entries, done)
+                           large=ctx.config.large_file_size(), linktype=ctx.config.linktype(), foreign=foreign)
+        refresh_finished_writes(ctx.repo, [e for e in entries if e.path not in foreign], done)
+        if not done.failed and keep is None:
+            forget(journals)
     if done.nothing_done and not result.done and not result.failed:
         say(args.quiet, "already up to date")
     fetch_error = None
     try:
-        report_failures(result, "fetched")
+        report_failures(result, "fetched", paths_by_oid(entries))
     except MlvError as exc:
         fetch_error = exc
     code = done.report(args.quiet, quiet_missing=bool(result.failed))

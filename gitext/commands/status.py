@@ -10,6 +10,8 @@ from gitext.git.refs import current_branch
 from gitext.git.scanner import Scanner, TrackedEntry
 from gitext.git.worktree import PathStatus, changed_paths, check_attr
 from gitext.output import human_size, quote_path
+from gitext.pointer_files import PointerFile
+from gitext.workdir import pointer_files
 
 if TYPE_CHECKING:
     import argparse
@@ -33,9 +35,24 @@ def run_status(args: argparse.Namespace) -> int:
                 known.setdefault(entry.pointer.oid, entry)
         print()
         _print_unpushed(ctx, known)
+        left = pointer_files(ctx.repo, True)[0]
     for title, items in (("Changes to be committed:", staged), ("Changes not staged for commit:", unstaged)):
         _print_changes(title, [c for c in items if attrs.get(c.path) == "mlv"])
+    if left:
+        _print_pointer_text(ctx, left)
     return 0
+
+
+def _print_pointer_text(ctx: Context, left: list[PointerFile]) -> None:
+    """Files that hold pointer text where their data belongs (git itself sees nothing
+    wrong: cleaning pointer text gives the same pointer)."""
+    print()
+    print("Files holding pointer text instead of their data (run 'git mlv checkout' to write them"
+          + ("" if all(ctx.cache.has(f.pointer.oid) for f in left) else ", 'git mlv pull' for objects not cached")
+          + "):")
+    for f in sorted(left, key=lambda f: f.path):
+        where = "cached" if ctx.cache.has(f.pointer.oid) else "not in the local cache"
+        print(f"\t{quote_path(f.path)} ({f.pointer.short}, {human_size(f.pointer.size)}, {where})")
 
 
 def _print_unpushed(ctx: Context, known: dict[str, TrackedEntry]) -> None:

@@ -43,6 +43,14 @@ class TransferResult:
         return line
 
 
+def paths_by_oid(entries: Iterable[object]) -> dict[str, list[str]]:
+    """oid -> the paths that hold it, from entries with .path and .pointer."""
+    found: dict[str, list[str]] = {}
+    for entry in entries:
+        found.setdefault(entry.pointer.oid, []).append(entry.path)  # type: ignore[attr-defined]
+    return found
+
+
 def _unique_largest_first(pointers: Iterable[Pointer]) -> list[Pointer]:
     unique = {p.oid: p for p in pointers}
     return sorted(unique.values(), key=lambda p: p.size, reverse=True)
@@ -198,13 +206,16 @@ def fetch(store: ObjectStore, cache: Cache, pointers: Iterable[Pointer], jobs: i
     return result
 
 
-def report_failures(result: TransferResult, verb: str) -> None:
-    """One line per failure (at most 10), then raise one summarising error."""
+def report_failures(result: TransferResult, verb: str, paths: dict[str, list[str]] | None = None) -> None:
+    """One line per failure (at most 10), each naming the working-tree path(s) of its
+    object when ``paths`` (oid -> paths) tells them, then raise one summarising error."""
     if not result.failed:
         return
     items = list(result.failed.values())
-    for exc in items[:10]:
-        error(exc.message)
+    for oid, exc in list(result.failed.items())[:10]:
+        names = (paths or {}).get(oid) or []
+        where = f"{names[0]}{f' (and {len(names) - 1} more)' if len(names) > 1 else ''}: " if names else ""
+        error(where + exc.message)
     if len(items) > 10:
         error(f"... and {len(items) - 10} more")
     hints = {exc.hint for exc in items if exc.hint}

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from gitext.pointer import Pointer
 from tests.conftest import err, git, mlv, out
 from tests.integration.consistency import assert_consistent, commit_files, md5
 
@@ -49,11 +50,14 @@ def test_crafted_pending_record_never_writes_outside_the_working_tree(repo: Path
     (tmp_path / "elsewhere").mkdir()
     (repo / "link").symlink_to(tmp_path / "elsewhere")
     record = {"path": path, "oid": md5(DATA), "size": len(DATA), "mode": 0o100644}
-    (repo / ".git/mlv/pending").write_text(json.dumps(record) + "\n")
+    (repo / ".git/mlv/pending.999999999").write_text(json.dumps(record) + "\n")  # a journal of a dead process
+    pointer_text = Pointer(md5(DATA), len(DATA)).encode()
+    for target in (tmp_path / "outside.bin", tmp_path / "elsewhere" / "inside.bin"):
+        target.write_bytes(pointer_text)  # what a careless reader would take for a file to write
     hook = mlv(repo, "hook", "post-checkout", "0" * 40, "0" * 40, "1", check=False)
     assert "not written" in err(hook), err(hook)
-    assert not (tmp_path / "outside.bin").exists() and not Path("/tmp/mlv-abs-escape.bin").exists()
-    assert not (tmp_path / "elsewhere" / "inside.bin").exists()
+    assert (tmp_path / "outside.bin").read_bytes() == pointer_text and not Path("/tmp/mlv-abs-escape.bin").exists()
+    assert (tmp_path / "elsewhere" / "inside.bin").read_bytes() == pointer_text
     assert b"git-mlv-hook" in (repo / ".git/hooks/pre-commit").read_bytes()
 
 
