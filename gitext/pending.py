@@ -10,14 +10,15 @@ journal belongs to one process, so a child git's filter never takes the
 entries of a parent git that is still running (``git stash pop`` runs
 ``git status`` as a child).
 
-Kept apart (json and os only at import) so a hook with nothing to do starts fast."""
+Kept apart (os only at import) so a hook with nothing to do starts fast."""
 from __future__ import annotations
 
-import json
 import os
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import TextIO
+
     from gitext.git.scanner import TrackedEntry
 
 PREFIX = "pending"
@@ -54,6 +55,8 @@ class Journal:
 
 
 def _line(entry: TrackedEntry) -> str:
+    import json
+
     return json.dumps({"path": entry.path, "oid": entry.pointer.oid, "size": entry.pointer.size}) + "\n"
 
 
@@ -65,6 +68,8 @@ def _unlink(path: str) -> None:
 
 
 def _read(path: str) -> list[TrackedEntry]:
+    import json
+
     from gitext.git.scanner import TrackedEntry
     from gitext.pointer import Pointer
 

@@ -14,18 +14,22 @@ journals of filter processes that died; the full scan (``git mlv checkout`` /
 to do decides in a few milliseconds."""
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
-from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
 
 from gitext.git.index_file import ALL_SIZES, SmallEntry, index_path, small_entries
-from gitext.pointer import MAX_POINTER_SIZE, Pointer, parse_pointer
+
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Iterable
+
+    from gitext.pointer import Pointer
+
+MAX_POINTER_SIZE = 200     # gitext.pointer's (imported only once a file looks like one)
+MAGIC = b"mlv: 1\nmd5: "
 
 
-@dataclass(frozen=True)
-class PointerFile:
+class PointerFile(NamedTuple):
     path: str
     pointer: Pointer     # the pointer text the file holds
     mode: int            # the index entry's mode (0o100644 when the path is not in the index)
@@ -42,12 +46,19 @@ def pointer_in(full: str) -> Pointer | None:
         return None
     try:
         with open(full, "rb") as f:
-            return parse_pointer(f.read(MAX_POINTER_SIZE + 1))
+            data = f.read(MAX_POINTER_SIZE + 1)
     except OSError:
         return None
+    if not data.startswith(MAGIC):
+        return None
+    from gitext.pointer import parse_pointer
+
+    return parse_pointer(data)
 
 
 def git_blob_id(data: bytes) -> str:
+    import hashlib
+
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from gitext.context import Context
 
 BIG_UNTRACKED = 10 * 1024 * 1024
+MAX_POINTER_SIZE = 200  # gitext.pointer's, not imported for it: the no-op post-checkout stays light
 
 
 def run_hook(args: argparse.Namespace) -> int:
@@ -175,7 +176,7 @@ def post_checkout() -> int:
     Decided from the index's recorded sizes without running git when there is nothing
     to do. Not during a rebase: git rewrites the index from its own memory after this
     hook (see docs/design.md), and the rebase's filter writes its files at the end."""
-    from gitext.git.repo import quick_git_dir
+    from gitext.git.gitdir import quick_git_dir
 
     git_dir = quick_git_dir()
     if os.environ.get("MLV_SKIP_SMUDGE", "") not in ("", "0"):
@@ -183,12 +184,19 @@ def post_checkout() -> int:
     if git_dir is not None:
         if os.path.isdir(os.path.join(git_dir, "rebase-merge")) or os.path.isdir(os.path.join(git_dir, "rebase-apply")):
             return 0
-        from gitext.pending import has_orphans, live_paths
-        from gitext.pointer_files import scan
+        from gitext.git.index_file import index_path, small_entries
+        from gitext.pending import has_orphans
 
-        found = scan(os.getcwd(), git_dir, False)
-        if found is not None and not has_orphans(git_dir) and not {f.path for f in found} - live_paths(git_dir):
-            return 0  # the common case: no index entry is of pointer size, or git's filter writes them
+        small = small_entries(index_path(git_dir), MAX_POINTER_SIZE)
+        if small == [] and not has_orphans(git_dir):
+            return 0  # the common case, decided from the index file alone: no entry is of pointer size
+        if small is not None and not has_orphans(git_dir):
+            from gitext.pending import live_paths
+            from gitext.pointer_files import scan
+
+            found = scan(os.getcwd(), git_dir, False)
+            if found is not None and not {f.path for f in found} - live_paths(git_dir):
+                return 0  # none holds pointer text, or git's own filter process writes them
     from gitext.context import Context
 
     with Context() as ctx:

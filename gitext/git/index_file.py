@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 HEADER = struct.Struct(">4sII")
 FIXED = 62                       # ctime..gid (40 bytes), size (4), object id (20), flags (2) with SHA-1 ids
@@ -20,8 +20,7 @@ REGULAR_MODES = (0o100644, 0o100755)
 ALL_SIZES = 1 << 62
 
 
-@dataclass(frozen=True)
-class SmallEntry:
+class SmallEntry(NamedTuple):  # not a dataclass: importing dataclasses costs a no-op hook ~10 ms
     path: str
     mode: int
     size: int          # the size git recorded at its last look (0: unknown, git checks the content)

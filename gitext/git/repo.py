@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from gitext.errors import MlvError, NotARepository
+from gitext.git.gitdir import quick_git_dir
 from gitext.git.process import run
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -73,24 +74,6 @@ class Repo:
         """Where git looks for hooks (core.hooksPath respected)."""
         out = self.run(["rev-parse", "--git-path", "hooks"]).decode().strip()
         return os.path.abspath(os.path.join(self.cwd, out))
-
-
-def quick_git_dir() -> str | None:
-    """The git dir as git gives it to a hook (GIT_DIR, or ./.git as a directory or a
-    'gitdir:' file), without running git; None when that does not tell."""
-    env = os.environ.get("GIT_DIR")
-    if env:
-        return os.path.abspath(env)
-    if os.path.isdir(".git"):
-        return os.path.abspath(".git")
-    try:
-        with open(".git", encoding="utf-8") as f:
-            line = f.readline().strip()
-    except OSError:
-        return None
-    if line.startswith("gitdir: "):
-        return os.path.abspath(line[len("gitdir: "):])
-    return None
 
 
 def quick_repo() -> Repo:

@@ -45,7 +45,9 @@ def test_corrupt_remote_object_never_reaches_pull_or_checkout(repo: Path, tmp_pa
     (repo / "m.bin").unlink()
     done = mlv(repo, "pull", check=False)
     assert done.returncode == 1
-    assert f"object {md5(GOOD)} in remote 'storage' is corrupt" in err(done)
+    assert (f"error: m.bin: object {md5(GOOD)} in remote 'storage' is corrupt (its bytes hash to {md5(corrupt)})"
+            in err(done)), err(done)  # the working-tree path first, then the object
+    assert "1 object fetched from 'storage'" in out(done) and "1 object(s) could not be fetched" in err(done)
     holds_no_corrupt_bytes(repo, "m.bin", corrupt)
     assert not obj(cache, GOOD).exists()
     # the filter's download path (git checkout, delayed smudge) refuses it too
