@@ -30,6 +30,7 @@ from gitext.git import worktree
 from gitext.git.repo import Repo
 from gitext.git.scanner import Scanner, TrackedEntry
 from gitext.output import error, plural, warn
+from gitext.git.index_file import index_path
 from gitext.paths import unsafe_reason
 from gitext.pending import orphans
 from gitext.pointer import Pointer
@@ -264,8 +265,7 @@ def materialise(repo: Repo, cache: Cache, entries: Iterable[TrackedEntry], jobs:
     todo_paths = {e.path for e, _ in todo}
     streamed = [path for path in result.written if path in todo_paths and path not in foreign]
     if refresh and streamed:
-        wait_out_the_second(root, streamed)
-        worktree.update_index(repo, streamed)
+        stage_written(repo, root, streamed)
     return result
 
 
@@ -279,20 +279,38 @@ def _mode_for(full: str, index_mode: int, umask: int) -> int:
         return (0o777 if index_mode == 0o100755 else 0o666) & ~umask
 
 
-def wait_out_the_second(root: str, paths: list[str]) -> None:
-    """Sleep until the clock has left the second of the newest file's mtime, so the
-    index git writes next is younger than every file in it. Otherwise git calls the
-    entries 'racy' and re-reads each whole file through the filter in every later
-    command until something rewrites the index (git compares whole seconds)."""
-    newest = 0.0
+RECLEAN_BYTES_PER_S = 1 << 30  # git re-cleans a file git mlv wrote by comparing it with its object: >= 1 GiB/s
+
+
+def stage_written(repo: Repo, root: str, paths: list[str]) -> None:
+    """Record in git's index the files written here, so that no entry is 'racy'.
+
+    git compares whole seconds: an entry whose mtime is not older than the index
+    file is racy, and git re-reads the whole file through the filter in every
+    later command until something rewrites the index. So the index must be
+    written after the clock has left the newest file's mtime second. Re-cleaning
+    big files takes that long by itself; for smaller ones, wait first. If the
+    index still came out racy (a faster re-clean than expected), wait and refresh
+    it once more."""
+    newest, total = 0.0, 0
     for path in paths:
         try:
-            newest = max(newest, os.lstat(os.path.join(root, path)).st_mtime)
+            st = os.lstat(os.path.join(root, path))
         except OSError:
             continue
-    delay = int(newest) + 1.02 - time.time()  # 20 ms for the kernel's coarser file clock
-    if delay > 0:
-        time.sleep(min(delay, 1.1))
+        newest, total = max(newest, st.st_mtime), total + st.st_size
+    boundary = int(newest) + 1.02  # 20 ms for the kernel's coarser file clock
+    left = boundary - time.time()
+    if 0 < left and total / RECLEAN_BYTES_PER_S < left:
+        time.sleep(min(left, 1.1))
+    worktree.update_index(repo, paths)
+    try:
+        racy = os.stat(index_path(repo.git_dir)).st_mtime < boundary - 0.02
+    except OSError:
+        return
+    if racy:
+        time.sleep(max(0.0, min(boundary - time.time(), 1.1)))
+        worktree.refresh_index(repo)
 
 
 def pointer_files(repo: Repo, full: bool, keep: Callable[[str], bool] | None = None

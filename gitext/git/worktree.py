@@ -92,6 +92,12 @@ def update_index(repo: Repo, paths: list[str]) -> None:
         repo.run(["update-index", "-q", "-z", "--stdin"], input=nul_paths(paths), check=False)
 
 
+def refresh_index(repo: Repo) -> None:
+    """``git update-index -q --refresh``: rewrites the index with fresh stat data
+    (also for entries that were racy and still match)."""
+    repo.run(["update-index", "-q", "--refresh"], check=False)
+
+
 def stage_blob(repo: Repo, path: str, data: bytes, mode: int = 0o100644) -> None:
     """Stage ``data`` as the content of ``path`` without touching the working tree."""
     blob = repo.run(["hash-object", "-w", "--stdin"], input=data).decode().strip()

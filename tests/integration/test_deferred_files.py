@@ -110,17 +110,19 @@ def test_journal_of_a_killed_filter_is_adopted_by_the_next_hook(repo: Path) -> N
 
 def test_a_live_filters_journal_is_left_to_it(repo: Path) -> None:
     """A hook run while another git command's filter still holds deferred files (its
-    own child, say) leaves them to that process."""
+    own child, say) leaves them to that process, and writes the others."""
     large(repo)
-    commit_files(repo, {"m.bin": BIG})
-    (repo / "m.bin").write_bytes(pointer_text(BIG))
-    git(repo, "update-index", "--refresh", check=False)
+    commit_files(repo, {"m.bin": BIG, "other.bin": BIG2})
+    for name in ("m.bin", "other.bin"):
+        (repo / name).unlink()
+    git(repo, "checkout", "--", "m.bin", "other.bin", env={"MLV_SKIP_SMUDGE": "1"})  # git writes pointer text
     sleeper = subprocess.Popen(["sleep", "30"])
     try:
         journal = repo / f".git/mlv/pending.{sleeper.pid}"
         journal.write_text(json.dumps({"path": "m.bin", "oid": md5(BIG), "size": len(BIG)}) + "\n")
         mlv(repo, "hook", "post-checkout", "0" * 40, "0" * 40, "1")
         assert (repo / "m.bin").read_bytes() == pointer_text(BIG) and journal.exists()
+        assert (repo / "other.bin").read_bytes() == BIG2
     finally:
         sleeper.kill()
         sleeper.wait()
@@ -149,3 +151,22 @@ def test_no_op_hook_runs_no_git_and_leaves_nothing(repo: Path, tmp_path: Path) -
     mlv(repo, "hook", "post-checkout", "0" * 40, "0" * 40, "1", env=env)
     runs = [line for line in trace.read_text().splitlines() if "run_command" in line or "built-in" in line]
     assert len(runs) == 1, runs   # 'git mlv' itself, then nothing: the decision came from the index file
+
+
+def test_written_files_are_never_left_racy_in_the_index(repo: Path, tmp_path: Path) -> None:
+    """An index entry as new as the index file makes git re-read the whole file in
+    every later command: after the filter writes a large file, the index it leaves
+    is younger (in whole seconds, git's resolution) than the file."""
+    large(repo)
+    commit_files(repo, {"m.bin": BIG})
+    git(repo, "checkout", "-q", "-b", "side")
+    commit_files(repo, {"m.bin": BIG2})
+    for branch in ("main", "side", "main"):
+        git(repo, "checkout", "-q", branch)
+        debug = out(git(repo, "ls-files", "--debug", "m.bin"))
+        entry_mtime = int(debug.split("mtime: ")[1].split(":")[0])
+        assert int((repo / ".git/index").stat().st_mtime) > entry_mtime, debug
+        assert entry_mtime == int((repo / "m.bin").stat().st_mtime)
+        trace = tmp_path / f"trace-{branch}"
+        git(repo, "status", "--porcelain", env={"MLV_TRACE": str(trace)})
+        assert not trace.exists() or "clean=0" in trace.read_text(), trace.read_text()  # nothing re-read
