@@ -8,10 +8,9 @@ per-worktree record that makes re-cleaning them cheap:
 - materialise: every tracked file that is missing or still holds its pointer
   text is written, small ones by git itself (checkout-index, through the
   filter), large ones streamed here; both read the cache's verified stream.
-- pointer_text_files: the tracked files that hold pointer text where their
-  data belongs, however they got there (a filter process that died before
-  writing its deferred files, a clone made with MLV_SKIP_SMUDGE, a stash of
-  such a file), found from the index's recorded sizes in a few milliseconds.
+- pointer_files / worktree_entries: the tracked files that hold pointer text
+  where their data belongs, however they got there (see pointer_files.py),
+  and what checkout and pull write.
 """
 from __future__ import annotations
 
@@ -27,10 +26,10 @@ from dataclasses import dataclass, field
 from gitext import faults
 from gitext.errors import MlvError
 from gitext.git import worktree
+from gitext.git.index_file import index_path
 from gitext.git.repo import Repo
 from gitext.git.scanner import Scanner, TrackedEntry
 from gitext.output import error, plural, warn
-from gitext.git.index_file import index_path
 from gitext.paths import unsafe_reason
 from gitext.pending import orphans
 from gitext.pointer import Pointer
@@ -327,7 +326,7 @@ def pointer_files(repo: Repo, full: bool, keep: Callable[[str], bool] | None = N
             warn(f"a journal of deferred files in {repo.mlv_dir} names {why}: not written")
     found = scan(root, repo.git_dir, full, extra)
     if found is None:  # an index this reader does not know (split index): ask libgit2
-        found = _scan_with_pygit2(repo, root, full, extra)
+        found = _scan_with_pygit2(repo, root, extra)
     if keep is not None:
         found = [f for f in found if keep(f.path)]
     if found:
@@ -336,7 +335,7 @@ def pointer_files(repo: Repo, full: bool, keep: Callable[[str], bool] | None = N
     return found, journals
 
 
-def _scan_with_pygit2(repo: Repo, root: str, full: bool, extra: list[str]) -> list[PointerFile]:
+def _scan_with_pygit2(repo: Repo, root: str, extra: list[str]) -> list[PointerFile]:
     entries = {e.path: e for e in Scanner(repo).index_entries()}
     found = []
     for path in list(entries) + [p for p in extra if p not in entries]:

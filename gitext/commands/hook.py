@@ -17,7 +17,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from gitext.context import Context
 
 BIG_UNTRACKED = 10 * 1024 * 1024
-MAX_POINTER_SIZE = 200  # gitext.pointer's, not imported for it: the no-op post-checkout stays light
 
 
 def run_hook(args: argparse.Namespace) -> int:
@@ -184,19 +183,13 @@ def post_checkout() -> int:
     if git_dir is not None:
         if os.path.isdir(os.path.join(git_dir, "rebase-merge")) or os.path.isdir(os.path.join(git_dir, "rebase-apply")):
             return 0
-        from gitext.git.index_file import index_path, small_entries
-        from gitext.pending import has_orphans
+        from gitext.pending import has_orphans, live_paths
+        from gitext.pointer_files import scan
 
-        small = small_entries(index_path(git_dir), MAX_POINTER_SIZE)
-        if small == [] and not has_orphans(git_dir):
-            return 0  # the common case, decided from the index file alone: no entry is of pointer size
-        if small is not None and not has_orphans(git_dir):
-            from gitext.pending import live_paths
-            from gitext.pointer_files import scan
-
-            found = scan(os.getcwd(), git_dir, False)
-            if found is not None and not {f.path for f in found} - live_paths(git_dir):
-                return 0  # none holds pointer text, or git's own filter process writes them
+        found = scan(os.getcwd(), git_dir, False)  # one read of the index file, light imports only
+        if found is not None and not has_orphans(git_dir) and (
+                not found or not {f.path for f in found} - live_paths(git_dir)):
+            return 0  # the common case: no file holds pointer text, or git's own filter process writes them
     from gitext.context import Context
 
     with Context() as ctx:
