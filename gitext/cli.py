@@ -93,6 +93,10 @@ def _remote(p: argparse.ArgumentParser) -> None:
     r = rsub.add_parser("default", help="show or set the default remote")
     r.add_argument("name", nargs="?", metavar="NAME")
     r.add_argument("--local", action="store_true", help="set it in .git/config only")
+    r = rsub.add_parser("trust", help="approve a remote whose committed .mlvconfig settings pick an endpoint, "
+                                      "profile or TLS check (recorded in .git/config)")
+    r.add_argument("--revoke", action="store_true", help="withdraw the approval")
+    r.add_argument("name", metavar="NAME")
 
 
 def _refs(everything: str) -> Callable[[argparse.ArgumentParser], None]:

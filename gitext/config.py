@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 
 from gitext.errors import ConfigError, GitError, UsageError
 from gitext.git import config as gitconfig
 from gitext.git.repo import Repo
-from gitext.output import warn
 from gitext.options import SECRET_KEYS, parse_bool, parse_choice, parse_count, parse_size, remote_option
+from gitext.output import quote_path, warn
 
 MLVCONFIG = ".mlvconfig"
 REMOTE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -20,8 +21,31 @@ DEFAULT_LARGE_FILE_SIZE = 64 * 1024 * 1024
 LINKTYPES = ("auto", "reflink", "copy")
 
 
+MAX_MLVCONFIG_SIZE = 1024 * 1024
+
+
+def shared_file(path: str) -> bool:
+    """Whether the committed .mlvconfig at ``path`` may be read: it exists as a regular
+    file of sane size. A symbolic link is never followed (a committed link could
+    point at any file on this machine), as git ignores a symlinked .gitattributes."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    if stat.S_ISLNK(st.st_mode):
+        warn(f"ignoring {MLVCONFIG}: it is a symbolic link, and git mlv never follows one",
+             f"replace it by a regular file: git rm --cached {MLVCONFIG} && git mlv remote add ...")
+        return False
+    if not stat.S_ISREG(st.st_mode):
+        return False
+    if st.st_size > MAX_MLVCONFIG_SIZE:
+        raise ConfigError(f"{path} is {st.st_size} bytes, too large for a {MLVCONFIG} (at most 1 MiB)",
+                          f"check what was committed as {MLVCONFIG}")
+    return True
+
+
 def read_mlvconfig(path: str) -> dict[str, str]:
-    if not os.path.isfile(path):
+    if not shared_file(path):
         return {}
     try:
         return gitconfig.read_all(gitconfig.Target(file=path), check=True)
@@ -45,8 +69,11 @@ def validate_remote_name(name: str) -> str:
 
 
 def validate_url(url: str) -> str:
-    if not url or "\n" in url:
+    if not url.strip():
         raise UsageError("the remote URL is empty", "give a local path, file:///path or s3://bucket/prefix")
+    if not url.isprintable():
+        raise UsageError(f"the remote URL {quote_path(url)} contains a line break or another control character",
+                         "type the path or URL without them")
     if url.startswith("s3://"):
         if not S3_URL.fullmatch(url):
             raise UsageError(f"'{url}' is not a valid S3 URL",
@@ -61,6 +88,15 @@ class RemoteSpec:
     name: str
     url: str
     options: dict[str, str] = field(default_factory=dict)
+    committed: frozenset[str] = frozenset()  # options (and 'url') whose value comes from .mlvconfig
+    approved: str | None = None              # mlv.remote.<name>.trusted: what the user approved
+
+    def check_trust(self) -> None:
+        """UntrustedRemote unless the committed settings that pick where credentials go
+        were approved as they are (gitext/trust.py)."""
+        from gitext.trust import check
+
+        check(self.name, self.url, self.options, self.committed, self.approved)
 
 
 @dataclass(frozen=True)
@@ -126,6 +162,7 @@ def load_config(repo: Repo) -> Config:
     shared = read_mlvconfig(os.path.join(repo.root, MLVCONFIG)) if repo.root else {}
     settings = gitconfig.read_all(cwd=repo.cwd)
     remotes: dict[str, dict[str, str]] = {}
+    committed: dict[str, set[str]] = {}
     for source, prefix in ((shared, "remote."), (settings, "mlv.remote.")):
         for key, value in source.items():
             if not key.startswith(prefix):
@@ -138,12 +175,17 @@ def load_config(repo: Repo) -> Config:
                 warn(f"ignoring {key} in {MLVCONFIG}: secrets belong in .git/config "
                      f"(git mlv remote modify --local {name} {option} ...)")
                 continue
+            if source is shared and option == "trusted":
+                continue  # an approval is the user's, never the committed file's
             remotes.setdefault(name, {})[option] = value
+            origin = committed.setdefault(name, set())
+            (origin.add if source is shared else origin.discard)(option)
     specs = {}
     for name, options in remotes.items():
         url = options.pop("url", None)
+        approved = options.pop("trusted", None)
         if url:
-            specs[name] = RemoteSpec(name, url, options)
+            specs[name] = RemoteSpec(name, url, options, frozenset(committed[name]), approved)
     default = settings.get("mlv.core.remote") or shared.get("core.remote") or None
     return Config(remotes=specs, default_remote=default, settings=settings)
 
@@ -155,7 +197,12 @@ class ConfigWriter:
         self.repo = repo
         self.local = local
         root = repo.require_worktree()
-        self.target = gitconfig.Target(scope="local") if local else gitconfig.Target(file=os.path.join(root, MLVCONFIG))
+        path = os.path.join(root, MLVCONFIG)
+        if not local and os.path.islink(path):
+            raise ConfigError(f"{MLVCONFIG} is a symbolic link, and git mlv never writes through one",
+                              f"replace it by a regular file (git rm --cached {MLVCONFIG}; rm {MLVCONFIG}), "
+                              "or use --local to write .git/config")
+        self.target = gitconfig.Target(scope="local") if local else gitconfig.Target(file=path)
 
     def key(self, key: str) -> str:
         return f"mlv.{key}" if self.local else key
@@ -177,7 +224,7 @@ def configured_files(repo: Repo, kind: str, default: list[str]) -> list[str]:
     values = gitconfig.get_all(f"mlv.{key}", cwd=repo.cwd)
     if not values and repo.root:
         path = os.path.join(repo.root, MLVCONFIG)
-        if os.path.isfile(path):
+        if shared_file(path):
             values = gitconfig.get_all(key, gitconfig.Target(file=path), cwd=repo.cwd)
             if not values:
                 read_mlvconfig(path)  # a broken file says so instead of silently meaning 'default'

@@ -47,6 +47,7 @@ class Context:
             from gitext.store import open_store
 
             spec = self.config.remote(name)
+            spec.check_trust()
             self._stores[name] = open_store(spec.name, spec.url, spec.options, self.repo.main_root,
                                             seals=self.cache.seals)
         return self._stores[name]

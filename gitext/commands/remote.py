@@ -4,18 +4,20 @@ from __future__ import annotations
 import argparse
 import os
 
+from gitext import trust
 from gitext.config import MLVCONFIG, ConfigWriter, load_config, read_mlvconfig, validate_remote_name, validate_url
 from gitext.context import Context
 from gitext.errors import ConfigError, UsageError
 from gitext.git import config as gitconfig
 from gitext.git.repo import Repo
 from gitext.options import REMOTE_OPTIONS, SECRET_KEYS, git_key, remote_option
+from gitext.output import warn
 
 
 def run_remote(args: argparse.Namespace) -> int:
     repo = Context().repo
     return {"add": _add, "modify": _modify, "list": _list, "remove": _remove,
-            "default": _default}[args.action](repo, args)
+            "default": _default, "trust": _trust}[args.action](repo, args)
 
 
 def _add(repo: Repo, args: argparse.Namespace) -> int:
@@ -62,6 +64,50 @@ def _modify(repo: Repo, args: argparse.Namespace) -> int:
     writer.set(f"remote.{name}.{spelled}", value)
     shown = "****" if key in SECRET_KEYS else value
     print(f"set {key} of remote '{name}' to {shown}{' (in .git/config)' if args.local else ''}")
+    if key in trust.GUARDED and not args.local:
+        _approve(repo, name, quiet=True)  # typed here by the user: their own choice on this machine
+    return 0
+
+
+def _approve(repo: Repo, name: str, quiet: bool = False) -> dict[str, str]:
+    """Record in .git/config that the committed guarded settings of ``name`` (a git mlv
+    remote, else a remote of DVC's .dvc/config not yet imported), as they are now,
+    are approved; what was approved (empty: nothing needed it)."""
+    spec = load_config(repo).remotes.get(name)
+    if spec is not None:
+        url, values = spec.url, trust.guarded(spec.options, spec.committed)
+    else:
+        from gitext.dvc.plan import read_remotes
+        from gitext.dvc.sources import trust_terms
+
+        remote = next((r for r in read_remotes(repo.require_worktree(), repo.main_root)[0] if r.name == name), None)
+        if remote is None or remote.problem:
+            raise ConfigError(f"no git mlv remote (nor DVC remote) named '{name}'", "see 'git mlv remote list'")
+        url, values = remote.url, trust.guarded(*trust_terms(remote))
+    if values:
+        ConfigWriter(repo, True).set(f"remote.{name}.{trust.TRUST_KEY}", trust.digest(name, url, values))
+        if not quiet:
+            print(f"approved remote '{name}', which {trust.describe(values)} (recorded in .git/config; "
+                  f"a change to these settings in {MLVCONFIG} needs approval again)")
+    return values
+
+
+def _trust(repo: Repo, args: argparse.Namespace) -> int:
+    name = validate_remote_name(args.name)
+    config = load_config(repo)
+    if args.revoke:
+        if name not in config.remotes or config.remotes[name].approved is None:
+            print(f"remote '{name}' has no approval to revoke")
+            return 0
+        ConfigWriter(repo, True).unset(f"remote.{name}.{trust.TRUST_KEY}")
+        print(f"revoked the approval of remote '{name}'")
+        return 0
+    values = _approve(repo, name)
+    if not values:
+        print(f"remote '{name}' needs no approval: nothing in {MLVCONFIG} chooses where its credentials go")
+    elif values.get("endpointurl", "").lower().startswith("http://"):
+        warn(f"{values['endpointurl']} is plain http: requests signed with your access key id, and your data, "
+             "travel unencrypted")
     return 0
 
 
@@ -74,7 +120,13 @@ def _list(repo: Repo, args: argparse.Namespace) -> int:
     for name in sorted(config.remotes):
         spec = config.remotes[name]
         extras = " ".join(f"{k}={'****' if k in SECRET_KEYS else v}" for k, v in sorted(spec.options.items()))
-        print(f"{name}\t{spec.url}{' (default)' if name == default else ''}{'  ' + extras if extras else ''}")
+        try:
+            spec.check_trust()
+            waiting = ""
+        except ConfigError:
+            waiting = f"  (not approved: git mlv remote trust {name})"
+        print(f"{name}\t{spec.url}{' (default)' if name == default else ''}{'  ' + extras if extras else ''}"
+              f"{waiting}")
     return 0
 
 

@@ -9,9 +9,11 @@ import threading
 from collections.abc import Iterable
 from typing import BinaryIO
 
+from gitext import trust
 from gitext.dvc.legacy import RecordHashes
 from gitext.dvc.model import DvcFile, Item, RemotePlan, Resolved
 from gitext.errors import MlvError
+from gitext.git import config as gitconfig
 from gitext.git.repo import Repo
 from gitext.pointer import Pointer
 from gitext.store import ObjectStore, open_store
@@ -41,6 +43,7 @@ class Sources:
                 options = {**remote.shared, **remote.local, "layout": layout}
                 options.pop("url", None)
                 try:
+                    check_trust(self.repo, remote)
                     self._stores[key] = open_store(remote.name, remote.read_url, options, self.repo.main_root)
                 except MlvError as exc:
                     self.errors.setdefault(remote.name, exc.message)
@@ -83,6 +86,22 @@ class Sources:
             except MlvError:
                 continue  # missing, damaged or unreachable: try the next place
         return None, ""
+
+
+def trust_terms(remote: RemotePlan) -> tuple[dict[str, str], frozenset[str]]:
+    """A DVC remote's options and which of them .dvc/config (committed) sets."""
+    options = {**remote.shared, **remote.local}
+    return options, frozenset(key for key in remote.shared if key not in remote.local)
+
+
+def check_trust(repo: Repo, remote: RemotePlan) -> None:
+    """A committed .dvc/config chooses no endpoint, profile or TLS check until the
+    user approves it, as for .mlvconfig (gitext/trust.py); the approval carries over
+    to the mlv remote the import makes of it."""
+    options, committed = trust_terms(remote)
+    approved = gitconfig.get_all(f"mlv.remote.{remote.name}.{trust.TRUST_KEY}", cwd=repo.cwd)
+    trust.check(remote.name, remote.url, options, committed, approved[-1] if approved else None,
+                source=".dvc/config")
 
 
 def take(cache: Cache, src: BinaryIO, item: Item) -> tuple[bool, Pointer | None]:

@@ -202,6 +202,10 @@ def test_import_dvc_project_with_s3_remote_then_clone_and_pull(tmp_path: Path, d
     (project / "images" / "dog.png").unlink()
 
     mlv(project, "install")
+    refused = mlv(project, "import-dvc", "--dry-run", check=False)  # .dvc/config names an endpoint: approve it first
+    assert "remote 's3store' in .dvc/config points at" in err(refused) + out(refused)
+    assert "git mlv remote trust s3store" in err(refused) + out(refused)
+    mlv(project, "remote", "trust", "s3store")
     dry = mlv(project, "import-dvc", "--dry-run")
     assert "dry run, nothing changed" in out(dry)
     assert git(project, "status", "--porcelain").stdout == b""
@@ -240,6 +244,7 @@ def test_import_dvc_project_with_s3_remote_then_clone_and_pull(tmp_path: Path, d
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(origin), str(clone), env={"MLV_SKIP_SMUDGE": "1"})
     mlv(clone, "install")
+    mlv(clone, "remote", "trust", "s3store")  # the committed endpoint is approved once per clone
     mlv(clone, "pull")
     for path, data in files.items():
         assert (clone / path).read_bytes() == data, path

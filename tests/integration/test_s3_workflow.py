@@ -78,7 +78,7 @@ def test_tutorial_workflow_on_s3(tmp_path: Path, s3_server: S3Server) -> None:
 
     sh(tmp_path, f"git clone -q {origin} fresh")
     fresh = tmp_path / "fresh"
-    sh(fresh, "git mlv install && git mlv pull")
+    sh(fresh, "git mlv install && git mlv remote trust s3 && git mlv pull")  # a custom endpoint: approved once per clone
     assert (fresh / "pkl" / "model.pkl").read_bytes() == v2
     sh(fresh, "git checkout HEAD~1 -- pkl/model.pkl")  # the filter fetches v1 on demand
     assert (fresh / "pkl" / "model.pkl").read_bytes() == v1
@@ -168,7 +168,7 @@ def test_unreachable_endpoint_is_one_line_error(tmp_path: Path, monkeypatch: pyt
     sh(work, 'git add . && git commit -q -m "model"')
     assert_one_error(sh(work, "git mlv push", check=False), f"cannot reach the S3 endpoint {endpoint}", "'s3'")
     sh(work, "git push -q --no-verify")
-    sh(tmp_path, f"git clone -q {origin} fresh && cd fresh && git mlv install")
+    sh(tmp_path, f"git clone -q {origin} fresh && cd fresh && git mlv install && git mlv remote trust s3")
     assert_one_error(sh(tmp_path / "fresh", "git mlv pull", check=False), f"cannot reach the S3 endpoint {endpoint}")
 
 
@@ -183,7 +183,7 @@ def test_corrupt_object_in_bucket_is_never_written_and_push_replaces_it(tmp_path
     sh(work, 'git add . && git commit -q -m "model" && git push -q')
     key = f"{md5(data)[:2]}/{md5(data)[2:]}"
     s3_server.client().put_object(Bucket="b-a", Key=key, Body=b"X" * len(data))
-    sh(tmp_path, f"git clone -q {origin} fresh && cd fresh && git mlv install")
+    sh(tmp_path, f"git clone -q {origin} fresh && cd fresh && git mlv install && git mlv remote trust s3")
     fresh = tmp_path / "fresh"
     stderr = assert_one_error(sh(fresh, "git mlv pull", check=False), md5(data), "corrupt")
     assert "git mlv push" in stderr  # the hint names the command that repairs it
@@ -206,5 +206,5 @@ def test_large_model_goes_multipart_with_the_configured_part_size(tmp_path: Path
     sh(work, 'git add . && git commit -q -m "big model" && git push -q')
     head = s3_server.client().head_object(Bucket="b-a", Key=f"{md5(data)[:2]}/{md5(data)[2:]}")
     assert head["ContentLength"] == len(data) and head["ETag"].strip('"').endswith("-3")
-    sh(tmp_path, f"git clone -q {origin} fresh && cd fresh && git mlv install && git mlv pull")
+    sh(tmp_path, f"git clone -q {origin} fresh && cd fresh && git mlv install && git mlv remote trust s3 && git mlv pull")
     assert (tmp_path / "fresh" / "pkl" / "model.pkl").read_bytes() == data

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from gitext.config import Config, RemoteSpec, load_config, split_key
-from gitext.git.config import parse_list as parse_config_list
 from gitext.errors import ConfigError
+from gitext.git.config import parse_list as parse_config_list
 from gitext.git.repo import find_repo
 from tests.conftest import git
 
@@ -118,8 +118,8 @@ def test_load_config_reads_mlvconfig(tmp_repo: Path) -> None:
     git(tmp_repo, "config", "-f", ".mlvconfig", "remote.my.store.url", "s3://bucket/prefix")
     git(tmp_repo, "config", "-f", ".mlvconfig", "core.remote", "s")
     cfg = load_config(find_repo(str(tmp_repo)))
-    assert cfg.remotes == {"s": RemoteSpec("s", "/stores/s", {"region": "eu-west-1"}),
-                           "my.store": RemoteSpec("my.store", "s3://bucket/prefix", {})}
+    assert cfg.remotes == {"s": RemoteSpec("s", "/stores/s", {"region": "eu-west-1"}, frozenset({"url", "region"})),
+                           "my.store": RemoteSpec("my.store", "s3://bucket/prefix", {}, frozenset({"url"}))}
     assert cfg.default_remote == "s"
     assert cfg.remote() == cfg.remotes["s"]
 
@@ -131,7 +131,8 @@ def test_secret_in_mlvconfig_is_ignored_with_warning(tmp_repo: Path, capsys: pyt
     git(tmp_repo, "config", "-f", ".mlvconfig", "remote.s.secretaccesskey", "s3cr3t")
     git(tmp_repo, "config", "-f", ".mlvconfig", "remote.s.endpointurl", "http://localhost:9000")
     cfg = load_config(find_repo(str(tmp_repo)))
-    assert cfg.remotes == {"s": RemoteSpec("s", "s3://bucket", {"endpointurl": "http://localhost:9000"})}
+    assert cfg.remotes == {"s": RemoteSpec("s", "s3://bucket", {"endpointurl": "http://localhost:9000"},
+                                           frozenset({"url", "endpointurl"}))}
     err = capsys.readouterr().err
     assert "warning: ignoring remote.s.accesskeyid in .mlvconfig" in err
     assert "warning: ignoring remote.s.secretaccesskey in .mlvconfig" in err
@@ -177,3 +178,14 @@ def test_broken_mlvconfig_is_a_config_error(tmp_repo: Path) -> None:
     (tmp_repo / ".mlvconfig").write_text("[remote \"s\"\n\turl = /x\n")
     with pytest.raises(ConfigError, match=".mlvconfig"):
         load_config(find_repo(str(tmp_repo)))
+
+
+def test_local_values_are_the_users_and_committed_approvals_are_ignored(tmp_repo: Path) -> None:
+    git(tmp_repo, "config", "-f", ".mlvconfig", "remote.s.url", "s3://bucket")
+    git(tmp_repo, "config", "-f", ".mlvconfig", "remote.s.endpointurl", "http://evil:9000")
+    git(tmp_repo, "config", "-f", ".mlvconfig", "remote.s.profile", "admin")
+    git(tmp_repo, "config", "-f", ".mlvconfig", "remote.s.trusted", "sha256:forged")
+    git(tmp_repo, "config", "mlv.remote.s.endpointurl", "http://mine:9000")
+    spec = load_config(find_repo(str(tmp_repo))).remotes["s"]
+    assert spec.options == {"endpointurl": "http://mine:9000", "profile": "admin"}
+    assert spec.committed == frozenset({"url", "profile"}) and spec.approved is None
