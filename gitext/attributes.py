@@ -3,14 +3,19 @@ atomically (a temp file renamed over the old one)."""
 from __future__ import annotations
 
 import os
+import re
+import tempfile
+
+from gitext.errors import ConfigError
 
 ATTRS = "filter=mlv diff=mlv merge=mlv -text"
 FILE = ".gitattributes"
 
 
 def escape_pattern(pattern: str) -> str:
-    """gitattributes has no quoting: spaces become [[:space:]], a leading # is escaped."""
-    out = pattern.replace(" ", "[[:space:]]")
+    """gitattributes has no quoting: whitespace (space, tab, ...) becomes [[:space:]],
+    a leading # is escaped."""
+    out = re.sub(r"\s", "[[:space:]]", pattern)
     if out.startswith("#"):
         out = "\\" + out
     return out
@@ -30,6 +35,9 @@ class Attributes:
 
     def __init__(self, root: str) -> None:
         self.path = os.path.join(root, FILE)
+        if os.path.islink(self.path):  # git itself ignores a symlinked .gitattributes
+            raise ConfigError(f"{FILE} is a symbolic link, and git mlv never reads or writes through one",
+                              f"replace it by a regular file (git rm --cached {FILE}; rm {FILE})")
         try:
             with open(self.path, encoding="utf-8") as f:
                 self.lines = f.read().splitlines()
@@ -67,11 +75,20 @@ class Attributes:
         self.lines = [line for line in self.lines if pattern_of(line) not in patterns]
 
     def write(self) -> None:
-        """Write the lines back atomically."""
-        tmp = self.path + ".mlv-tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write("".join(line + "\n" for line in self.lines))
-        os.replace(tmp, self.path)
+        """Write the lines back atomically, through a temp file of a fresh name (never a
+        path a clone could have planted as a symbolic link)."""
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(self.path), prefix=FILE + ".", suffix=".mlv-tmp")
+        try:
+            mask = os.umask(0o022)
+            os.umask(mask)
+            os.fchmod(fd, 0o666 & ~mask)
+            with open(fd, "w", encoding="utf-8") as f:
+                f.write("".join(line + "\n" for line in self.lines))
+            os.replace(tmp, self.path)
+        except BaseException:
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+            raise
 
     def write_or_remove(self) -> None:
         """As write, but with no line left the file goes."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 
 from gitext.errors import MlvError
 
@@ -89,8 +90,10 @@ def install_hooks(hooks_dir: str) -> list[str]:
                                    f"merge them into {legacy} by hand, delete {path}, then run 'git mlv install' again")
                 os.replace(path, legacy)
                 done.append(f"kept your {name} hook as {os.path.basename(legacy)} (it still runs)")
-        tmp = path + ".mlv-tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
+        # a fresh temp name: core.hooksPath may name a committed directory, where a planted
+        # symbolic link must not be written through
+        fd, tmp = tempfile.mkstemp(dir=hooks_dir, prefix=f".{name}.", suffix=".mlv-tmp")
+        with open(fd, "w", encoding="utf-8") as f:
             f.write(text)
         os.chmod(tmp, 0o755)
         os.replace(tmp, path)

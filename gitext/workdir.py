@@ -380,6 +380,15 @@ def tracked_entries(repo: Repo, keep: Callable[[str], bool] | None = None) -> li
     return [e for e in entries if attrs.get(e.path) == "mlv"]
 
 
+def require_unlocked_index(repo: Repo, verb: str) -> None:
+    """Refuse, before writing a file, while another git command holds the index:
+    the files written could not be recorded in it."""
+    lock = index_path(repo.git_dir) + ".lock"
+    if os.path.exists(lock):
+        raise MlvError(f"{lock} exists: another git command is running, or one crashed",
+                       f"wait for it (or delete the file if no git command runs), then run 'git mlv {verb}' again")
+
+
 def refresh_finished_writes(repo: Repo, entries: list[TrackedEntry], done: Materialised) -> None:
     """Record in the index the files an interrupted pull or checkout wrote but never
     refreshed: git calls them modified (their size is the object's, the index still

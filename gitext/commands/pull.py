@@ -10,7 +10,7 @@ from gitext.output import say
 from gitext.pathmatch import path_filter
 from gitext.pending import forget
 from gitext.store.transfer import fetch, paths_by_oid, report_failures
-from gitext.workdir import materialise, refresh_finished_writes, worktree_entries
+from gitext.workdir import materialise, refresh_finished_writes, require_unlocked_index, worktree_entries
 
 if TYPE_CHECKING:
     import argparse
@@ -27,6 +27,8 @@ def run_pull(args: argparse.Namespace) -> int:
         result = fetch(store, ctx.cache, [e.pointer for e in entries], jobs, progress=not args.quiet)
         if result.done:
             say(args.quiet, result.summary("fetched", store.name))
+        if entries:
+            require_unlocked_index(ctx.repo, "pull")
         done = materialise(ctx.repo, ctx.cache, entries, jobs=max(2, min(jobs, os.cpu_count() or 2)),
                            large=ctx.config.large_file_size(), linktype=ctx.config.linktype(), foreign=foreign)
         refresh_finished_writes(ctx.repo, [e for e in entries if e.path not in foreign], done)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from gitext.errors import GitError, MlvError
 from gitext.git.process import nul_paths, run_visible, split_nul
 from gitext.git.repo import Repo
 
@@ -89,13 +90,24 @@ def update_index(repo: Repo, paths: list[str]) -> None:
     it knows is there) and stores the same blob with fresh stat data, as
     'git lfs checkout' does."""
     if paths:
-        repo.run(["update-index", "-q", "-z", "--stdin"], input=nul_paths(paths), check=False)
+        _update_index(repo, ["-z", "--stdin"], nul_paths(paths))
 
 
 def refresh_index(repo: Repo) -> None:
     """``git update-index -q --refresh``: rewrites the index with fresh stat data
     (also for entries that were racy and still match)."""
-    repo.run(["update-index", "-q", "--refresh"], check=False)
+    _update_index(repo, ["--refresh"], None)
+
+
+def _update_index(repo: Repo, args: list[str], input: bytes | None) -> None:
+    """``git update-index -q ARGS``; a failure (the index locked by another git
+    command) says the files are written and how to record them."""
+    try:
+        repo.run(["update-index", "-q", *args], input=input)
+    except GitError as exc:
+        raise MlvError(f"the files are written, but {exc.message}",
+                       "once no other git command runs (delete .git/index.lock if one crashed), "
+                       "run 'git mlv checkout' to record them in the index") from None
 
 
 def stage_blob(repo: Repo, path: str, data: bytes, mode: int = 0o100644) -> None:
