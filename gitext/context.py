@@ -48,6 +48,10 @@ class Context:
 
             spec = self.config.remote(name)
             spec.check_trust()
+            if "url" in spec.committed and not spec.url.startswith("s3://"):
+                from gitext.trust import check_store_path
+
+                check_store_path(spec.name, spec.url, self.repo.main_root)
             self._stores[name] = open_store(spec.name, spec.url, spec.options, self.repo.main_root,
                                             seals=self.cache.seals)
         return self._stores[name]

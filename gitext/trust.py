@@ -14,6 +14,7 @@ a later change to any of them needs approval again. Values the user set in
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 
 from gitext.errors import ConfigError
@@ -67,3 +68,23 @@ def check(name: str, url: str, options: dict[str, str], committed: frozenset[str
     again = " again (its settings changed since you approved it)" if approved else ""
     raise UntrustedRemote(f"remote '{name}' in {source} {describe(values)}, which you have not approved{again}; "
                           f"run 'git mlv remote trust {name}' to use it")
+
+
+def check_store_path(name: str, url: str, base: str) -> None:
+    """A committed local remote inside the working tree (as in the quick start's
+    stores/blob) must not lie below a symbolic link the clone brought, nor inside
+    .git (the cache would be its own remote, and prune would trust it)."""
+    from gitext.paths import unsafe_reason
+    from gitext.store import resolve_local_path
+
+    path = resolve_local_path(url, base)
+    rel = os.path.relpath(path, base)
+    if rel == os.pardir or rel.startswith(os.pardir + os.sep):
+        return  # outside the working tree: a place on the user's own file system
+    rel = rel.replace(os.sep, "/")
+    why = "it is the working tree itself" if rel == "." else unsafe_reason(base, rel)
+    if why is None and os.path.islink(path):
+        why = f"'{rel}' is a symbolic link"
+    if why is not None:
+        raise ConfigError(f"remote '{name}' in .mlvconfig is inside the working tree at {rel}, but {why}",
+                          f"point it elsewhere: git mlv remote modify --local {name} url PATH")

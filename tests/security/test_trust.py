@@ -146,3 +146,23 @@ def test_mlvconfig_symlink_is_neither_read_nor_written_through(tmp_path: Path, s
     listed = mlv(victim, "remote", "list")
     assert "ignoring .mlvconfig: it is a symbolic link" in err(listed)
     assert sentinel.unchanged(), sentinel.changes()
+
+
+@pytest.mark.parametrize("url,link", [("stores/blob", "stores"), ("stores/blob", "stores/blob"),
+                                      (".git/mlv/cache", None)])
+def test_a_committed_store_in_the_tree_is_not_reached_through_a_committed_link(
+        tmp_path: Path, sentinel: Sentinel, url: str, link: str | None) -> None:
+    origin = evil_origin(tmp_path, {"remote.st.url": url, "core.remote": "st"})
+    if link:
+        (origin / link).parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(sentinel.path, origin / link)
+        git(origin, "add", "-A")
+        git(origin, "commit", "-q", "--no-verify", "-m", "link")
+    victim = clone(origin, tmp_path)
+    (victim / "new.bin").write_bytes(b"the user's own model\n" * 50)
+    git(victim, "add", "new.bin")
+    git(victim, "commit", "-q", "--no-verify", "-m", "mine")
+    for args in (["push"], ["pull"]):
+        line = one_error_line(err(mlv(victim, *args, check=False)))
+        assert f"remote 'st' in .mlvconfig is inside the working tree at {url}, but" in line, line
+    assert sentinel.unchanged(), sentinel.changes()
