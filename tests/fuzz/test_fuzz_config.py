@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gitext.config import validate_url
-from gitext.config import SECRET_KEYS, RemoteSpec, load_config
+from gitext.config import SECRET_KEYS, RemoteSpec, load_config, validate_url
 from gitext.errors import MlvError
 from gitext.git.repo import Repo, find_repo
 from gitext.store import open_store
+from gitext.trust import guarded
 from tests.fuzz import fuzz
 
 WEIRD = st.sampled_from(["", " ", "\\", "\"", "\\n", "=", ";", "#", "[", "]", "\t", "..", "../..", "/", "~", "~root",
@@ -84,6 +84,13 @@ def test_any_mlvconfig_gives_a_config_or_one_clean_error(cfg_repo: Repo, text: s
     except MlvError:
         pass
     open_every_remote(config.remotes, cfg_repo.root)
+    for spec in config.remotes.values():  # a committed endpoint, profile or TLS switch is never used unapproved
+        try:
+            spec.check_trust()
+        except MlvError as exc:
+            assert "\n" not in exc.message
+            continue
+        assert not guarded(spec.options, spec.committed), spec
 
 
 URLS = st.one_of(

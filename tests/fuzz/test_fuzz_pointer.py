@@ -8,9 +8,9 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gitext.store.cache import Cache
 from gitext.errors import MlvError
 from gitext.pointer import MAX_POINTER_SIZE, Pointer, is_oid, parse_pointer
+from gitext.store.cache import Cache
 from gitext.store.directory import DirectoryStore
 from gitext.store.layout import object_key, object_relpath
 from tests.fuzz import fuzz
