@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import os
+import stat
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +16,7 @@ from gitext.context import Context
 from gitext.errors import MlvError, UsageError
 from gitext.git.objects import blob_at, head_exists, read_blob, resolve_commit
 from gitext.git.repo import Repo
-from gitext.paths import typed_file
+from gitext.paths import typed_file, unsafe_reason
 from gitext.pointer import MAX_POINTER_SIZE, parse_pointer
 
 WORKSPACE = "workspace"
@@ -83,11 +84,9 @@ def read_bytes(repo: Repo, side: Side, path: str) -> bytes | None:
     """The file's content at that side, None when absent. A tracked file (a pointer in
     git, or pointer text left in the workspace) is read from the cache, fetched if needed."""
     if side.workspace:
-        full = os.path.join(repo.root or "", path)
-        if not os.path.isfile(full):
+        data = _read_workspace(repo.root or "", path)
+        if data is None:
             return None
-        with open(full, "rb") as f:
-            data = f.read()
     else:
         ref = blob_at(repo, side.commit, path) if side.commit is not None else None
         if ref is None:
@@ -99,6 +98,31 @@ def read_bytes(repo: Repo, side: Side, path: str) -> bytes | None:
     from gitext.api import object_bytes
 
     return object_bytes(repo, pointer, path)
+
+
+MAX_PARAMS_SIZE = 16 * 1024 * 1024
+
+
+def _read_workspace(root: str, path: str) -> bytes | None:
+    """A params/metrics file of the working tree, None when absent. The list of files
+    may come from a committed .mlvconfig: nothing outside the working tree, nor
+    through a symbolic link, is read (its bytes would land in the output)."""
+    why = unsafe_reason(root, path)
+    full = os.path.join(root, path)
+    if why is None and os.path.islink(full):
+        why = f"'{path}' is a symbolic link"
+    if why is not None:
+        raise MlvError(f"not read: {why}")
+    try:
+        st = os.stat(full)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    if st.st_size > MAX_PARAMS_SIZE:
+        raise MlvError(f"{path} is {st.st_size} bytes, more than a params or metrics file may be (16 MiB)")
+    with open(full, "rb") as f:
+        return f.read(MAX_PARAMS_SIZE + 1)
 
 
 def parse(path: str, data: bytes) -> Any:

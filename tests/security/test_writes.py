@@ -111,3 +111,16 @@ def test_index_update_failure_after_writing_is_an_error_with_the_way_out(repo: P
     assert git(repo, "status", "--porcelain").stdout != b""
     mlv(repo, "checkout")
     assert git(repo, "status", "--porcelain").stdout == b""
+
+
+def test_params_from_a_committed_list_are_not_read_through_links_or_outside(repo: Path, sentinel: Sentinel) -> None:
+    """.mlvconfig's core.params comes with the clone: a link to a secret file, or a
+    path outside the tree, must not print that file into a CI log."""
+    (sentinel.path / "credentials").write_text("aws_secret_access_key: s3cr3t-value\n")
+    os.symlink(sentinel.path / "credentials", repo / "params.yaml")
+    git(repo, "config", "-f", ".mlvconfig", "--add", "core.params", "params.yaml")
+    git(repo, "config", "-f", ".mlvconfig", "--add", "core.params", "../outside/credentials")
+    done = mlv(repo, "params", "diff", check=False)
+    assert "s3cr3t-value" not in out(done) + err(done)
+    assert "Traceback" not in err(done) and done.returncode in (0, 1)
+    assert "symbolic link" in out(done) + err(done)
