@@ -324,6 +324,9 @@ def _fast_args(argv: list[str]) -> SimpleNamespace | None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    # git recursing into a submodule (submodule.recurse) exports its --super-prefix to
+    # what it starts, our filter included; the git commands we run would refuse it
+    os.environ.pop("GIT_INTERNAL_SUPER_PREFIX", None)
     args = _fast_args(argv)
     if args is None:
         parser = build_parser()

@@ -47,11 +47,37 @@ def shared_file(path: str) -> bool:
 def read_mlvconfig(path: str) -> dict[str, str]:
     if not shared_file(path):
         return {}
+    return _read_target(gitconfig.Target(file=path), path)
+
+
+def _read_target(target: gitconfig.Target, where: str) -> dict[str, str]:
     try:
-        return gitconfig.read_all(gitconfig.Target(file=path), check=True)
+        return gitconfig.read_all(target, check=True)
     except GitError as exc:  # a broken file must say so, in one line
-        raise ConfigError(f"cannot read {path}: {exc.message}",
+        raise ConfigError(f"cannot read {where}: {exc.message}",
                           f"fix the syntax (see 'git config -f {MLVCONFIG} --list')") from None
+
+
+def shared_settings(repo: Repo) -> dict[str, str]:
+    """The committed .mlvconfig: the working tree's, else (not written yet: git clone
+    writes files in index order, and ' x', '#x', '-x' come first; or deleted) the
+    index's, else HEAD's, as git-lfs reads .lfsconfig. A bare repository: HEAD's."""
+    if repo.root is not None:
+        path = os.path.join(repo.root, MLVCONFIG)
+        if os.path.lexists(path):
+            return read_mlvconfig(path)
+        found = repo.run(["ls-files", "-s", "-z", "--", f":(top,literal){MLVCONFIG}"], check=False)
+        mode, blob = found.split(b" ", 2)[:2] if found else (b"", b"")
+        size = repo.run(["cat-file", "-s", blob.decode()], check=False) if mode == b"100644" else b""
+    if repo.root is None or not found:
+        found = repo.run(["ls-tree", "-z", "-l", "HEAD", "--", MLVCONFIG], check=False)
+        mode, _kind, blob, size = found.split(b"\t", 1)[0].split()[:4] if found else (b"",) * 4
+    if mode not in (b"100644", b"100755") or not size.strip().isdigit():
+        return {}  # absent, or a symbolic link / submodule: not read
+    if int(size) > MAX_MLVCONFIG_SIZE:
+        raise ConfigError(f"the committed {MLVCONFIG} is {int(size)} bytes, too large (at most 1 MiB)",
+                          f"check what was committed as {MLVCONFIG}")
+    return _read_target(gitconfig.Target(blob=blob.decode()), f"the committed {MLVCONFIG}")
 
 
 def split_key(key: str) -> tuple[str, str, str]:
@@ -159,7 +185,7 @@ class Config:
 
 
 def load_config(repo: Repo) -> Config:
-    shared = read_mlvconfig(os.path.join(repo.root, MLVCONFIG)) if repo.root else {}
+    shared = shared_settings(repo)
     settings = gitconfig.read_all(cwd=repo.cwd)
     remotes: dict[str, dict[str, str]] = {}
     committed: dict[str, set[str]] = {}

@@ -12,10 +12,13 @@ from gitext.git.process import run
 class Target:
     scope: str | None = None   # local | global | system; None: all scopes (reads) / local (writes)
     file: str | None = None    # a config file of our own (.mlvconfig)
+    blob: str | None = None    # the same, as a git blob (not yet in the working tree)
 
     def args(self) -> list[str]:
         if self.file is not None:
             return ["--file", self.file]
+        if self.blob is not None:
+            return ["--blob", self.blob]
         return [f"--{self.scope}"] if self.scope else []
 
 

@@ -92,8 +92,22 @@ def quick_repo() -> Repo:
     return Repo(git_dir=git_dir, common_dir=common, root=None if bare else os.getcwd())
 
 
+REPO_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR")
+
+
+def absolute_repo_env(cwd: str) -> None:
+    """GIT_DIR / GIT_WORK_TREE / GIT_COMMON_DIR are relative to the directory git
+    was started in; every later git command here runs elsewhere (the top of the
+    working tree), so make them absolute first, for this process and its children."""
+    for name in REPO_ENV:
+        value = os.environ.get(name)
+        if value and not os.path.isabs(value):
+            os.environ[name] = os.path.normpath(os.path.join(cwd, value))
+
+
 def find_repo(cwd: str | None = None) -> Repo:
     cwd = os.path.abspath(cwd or os.getcwd())
+    absolute_repo_env(cwd)
     try:
         proc = subprocess.run(
             ["git", "rev-parse", "--absolute-git-dir", "--git-common-dir", "--is-inside-work-tree"],
@@ -106,7 +120,7 @@ def find_repo(cwd: str | None = None) -> Repo:
     git_dir, common, inside = proc.stdout.decode("utf-8", "surrogateescape").splitlines()[:3]
     common = os.path.normpath(os.path.join(cwd, common))
     root = None
-    if inside == "true":
+    if inside == "true" or os.environ.get("GIT_WORK_TREE"):  # GIT_WORK_TREE: also from outside the tree
         top = run(["rev-parse", "--show-toplevel"], cwd=cwd, check=False)
         root = top.decode("utf-8", "surrogateescape").rstrip("\n") or None
     return Repo(git_dir=git_dir, common_dir=common, root=root)
