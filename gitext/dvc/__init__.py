@@ -6,5 +6,6 @@
 - ``plan``     reading a project into that model
 - ``sources``  finding the recorded bytes: working tree, DVC cache, DVC remotes
 - ``apply``    changing the repository: files, .gitignore, attributes, remotes, index
+- ``undo``     the journal that puts all of it back when an import fails half-way
 - ``report``   what the user is told
 """

@@ -1,7 +1,9 @@
 """Applying an import: write the files DVC left in its cache, drop the .dvc
 files and DVC's .gitignore entries, add exact track patterns, turn DVC's
 remotes into mlv remotes, stage everything (pointers through the filter), and
-upload what the default remote lacks."""
+upload what the default remote lacks. Every change is recorded in a Journal
+(undo.py) first, so that a failure half-way puts everything back; ``journal``
+None with ``dry_run``."""
 from __future__ import annotations
 
 import os
@@ -14,6 +16,7 @@ from gitext.config import MLVCONFIG, ConfigWriter, load_config
 from gitext.context import Context
 from gitext.dvc.model import DvcFile, Output, Project
 from gitext.dvc.report import Report
+from gitext.dvc.undo import Journal
 from gitext.errors import MlvError
 from gitext.git import worktree
 from gitext.git.repo import Repo
@@ -26,7 +29,8 @@ from gitext.store.transfer import push
 from gitext.workdir import write_from_cache
 
 
-def remove_gitignore_entries(root: str, outputs: list[str], dry_run: bool) -> tuple[list[str], list[str], int]:
+def remove_gitignore_entries(root: str, outputs: list[str], dry_run: bool,
+                             journal: Journal | None = None) -> tuple[list[str], list[str], int]:
     """Drop DVC's '/name' lines for ``outputs``; (changed files, emptied files, lines removed)."""
     wanted: dict[str, set[str]] = {}
     for path in outputs:
@@ -46,6 +50,8 @@ def remove_gitignore_entries(root: str, outputs: list[str], dry_run: bool) -> tu
             continue
         count += len(lines) - len(keep)
         rel = posixpath.normpath(ignore_file)
+        if journal is not None and not dry_run:
+            journal.save(full)
         if not any(line.strip() for line in keep):
             emptied.append(rel)
             if not dry_run:
@@ -58,36 +64,37 @@ def remove_gitignore_entries(root: str, outputs: list[str], dry_run: bool) -> tu
     return changed, emptied, count
 
 
-def check_filtered(repo: Repo, paths: list[str], added: list[str]) -> None:
+def check_filtered(repo: Repo, paths: list[str]) -> None:
     """Refuse, before anything else changes, when a converted path would not pass
-    through the filter (git add would store its bytes in git); the patterns just
-    added are taken out of .gitattributes again."""
+    through the filter (git add would store its bytes in git); the journal then
+    takes the patterns just added out of .gitattributes again."""
     attrs = check_attr(repo, paths)
     unfiltered = sorted(path for path, value in attrs.items() if value != "mlv")
-    if not unfiltered:
-        return
-    gitattributes = Attributes(repo.require_worktree())
-    gitattributes.drop(added)
-    gitattributes.write_or_remove()
-    raise MlvError(f"{unfiltered[0]} would not pass through the mlv filter: another .gitattributes line "
-                   "overrides the import's pattern, and git would store the data itself",
-                   "fix that line (see 'git check-attr filter -- PATH'), then run git mlv import-dvc again")
+    if unfiltered:
+        raise MlvError(f"{unfiltered[0]} would not pass through the mlv filter: another .gitattributes line "
+                       "overrides the import's pattern, and git would store the data itself",
+                       "fix that line (see 'git check-attr filter -- PATH'), then run git mlv import-dvc again")
 
 
-def add_track_patterns(root: str, patterns: list[str], dry_run: bool) -> list[str]:
+def add_track_patterns(root: str, patterns: list[str], dry_run: bool, journal: Journal | None = None) -> list[str]:
     gitattributes = Attributes(root)
     present = set(gitattributes.tracked())
     added = [p for p in dict.fromkeys(patterns) if p not in present]
     if added and not dry_run:
+        if journal is not None:
+            journal.save(gitattributes.path)
         for pattern in added:
             gitattributes.track(pattern)
         gitattributes.write()
     return added
 
 
-def write_remotes(repo: Repo, project: Project, layout: str, dry_run: bool) -> list[str]:
+def write_remotes(repo: Repo, project: Project, layout: str, dry_run: bool,
+                  journal: Journal | None = None) -> list[str]:
     """Create the mlv remotes; one report line each."""
     config = load_config(repo)
+    if journal is not None and not dry_run:
+        journal.save(os.path.join(repo.require_worktree(), MLVCONFIG))  # .git/config: saved by the journal itself
     lines = []
     for remote in project.remotes:
         if remote.problem:
@@ -133,8 +140,10 @@ def untracked_extras(root: str, output: Output) -> list[str]:
     return sorted(extras)
 
 
-def apply(repo: Repo, cache: Cache, converted: list[DvcFile], changed: list[str], emptied: list[str]) -> None:
-    """Write missing files, drop the .dvc files, stage everything (pointers through the filter)."""
+def apply(repo: Repo, cache: Cache, converted: list[DvcFile], changed: list[str], emptied: list[str],
+          journal: Journal) -> None:
+    """Write missing files, drop the .dvc files, stage everything (pointers through the filter).
+    What a file replaces and each .dvc file is moved aside first (kept until the import is done)."""
     root = repo.require_worktree()
     resolved = [r for d in converted for r in d.resolved]
     to_add = [r.item.path for r in resolved if r.action != "stage"]
@@ -142,12 +151,12 @@ def apply(repo: Repo, cache: Cache, converted: list[DvcFile], changed: list[str]
     os.umask(mask)
     for r in resolved:
         if r.action == "write":
+            journal.move_aside(os.path.join(root, r.item.path))
             _write_file(cache, r.pointer, os.path.join(root, r.item.path), mask)
     dvc_paths = [d.path for d in converted]
     worktree.remove_cached(repo, dvc_paths + emptied)
     for path in dvc_paths:
-        if os.path.exists(os.path.join(root, path)):
-            os.unlink(os.path.join(root, path))
+        journal.move_aside(os.path.join(root, path))
     worktree.add(repo, to_add, force=True)
     worktree.add(repo, [p for p in [".gitattributes", *changed, MLVCONFIG] if os.path.exists(os.path.join(root, p))])
     for r in resolved:

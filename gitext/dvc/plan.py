@@ -1,7 +1,9 @@
 """Reading a DVC project into a plan: its remotes (``.dvc/config`` and
 ``config.local``), its ``.dvc`` files and their outputs, each directory
 output's file list (the ``.dir`` manifest, from DVC's cache or a remote),
-and the pipeline outputs that stay DVC's."""
+and the pipeline outputs that stay DVC's. A ``.dvc`` file is refused here,
+before anything is read through it or written for it, when a path it names is
+unsafe on the real file system (unsafe_path)."""
 from __future__ import annotations
 
 import json
@@ -26,6 +28,7 @@ from gitext.dvc.sources import Sources
 from gitext.errors import MlvError
 from gitext.git.repo import Repo
 from gitext.options import SECRET_KEYS
+from gitext.paths import unsafe_reason
 from gitext.pointer import is_oid
 
 # DVC remote option -> mlv remote option (S3 only; url is handled apart).
@@ -135,6 +138,11 @@ def _map_option(plan: RemotePlan, level: str, key: str, value: str) -> None:
 
 def plan_dvcfile(root: str, path: str, sources: Sources) -> DvcFile:
     plan = DvcFile(path)
+    why = "it is a symbolic link (never read through)" if os.path.islink(os.path.join(root, path)) \
+        else unsafe_reason(root, path)
+    if why is not None:
+        plan.problems.append(why)
+        return plan
     try:
         with open(os.path.join(root, path), encoding="utf-8") as f:
             data = yaml.safe_load(f)
@@ -153,7 +161,40 @@ def plan_dvcfile(root: str, path: str, sources: Sources) -> DvcFile:
             if isinstance(deps, list) and deps:
                 output.note = _import_note(deps[0])
             plan.outputs.append(output)
+    why = None if plan.problems else unsafe_path(root, plan)
+    if why is not None:
+        plan.problems.append(why)
     return plan
+
+
+def unsafe_path(root: str, dvcfile: DvcFile) -> str | None:
+    """Why the import must not write (nor read) a path it would for ``dvcfile``: each
+    file of its outputs, its directory outputs, the .gitignore files it edits. Checked
+    on the real file system: gitext.paths.unsafe_reason (absolute, '..', .git, a
+    leading directory that is a symbolic link), a leading part that is a file, and a
+    link in place of a .gitignore or a directory output (a link in place of a data
+    file is fine: it is replaced, never followed). None when every path is safe."""
+    for output in dvcfile.outputs:
+        if not output.recorded:
+            continue  # cache: false: nothing is written for it
+        files = [item.path for item in output.items]
+        ignore = posixpath.join(posixpath.dirname(output.path), ".gitignore")
+        for path in dict.fromkeys([*files, ignore, *([output.path] if output.is_dir else [])]):
+            why = unsafe_reason(root, path) or _file_on_the_way(root, path)
+            if why is None and path not in files and os.path.islink(os.path.join(root, path)):
+                why = f"'{path}' is a symbolic link (never read or written through)"
+            if why is not None:
+                return why if why.startswith(f"'{path}' ") else f"'{path}' cannot be written: {why}"
+    return None
+
+
+def _file_on_the_way(root: str, path: str) -> str | None:
+    parts = path.split("/")
+    for depth in range(1, len(parts)):
+        lead = os.path.join(root, *parts[:depth])
+        if os.path.lexists(lead) and not os.path.isdir(lead):
+            return f"'{'/'.join(parts[:depth])}' is a file, not a directory"
+    return None
 
 
 def _import_note(dep: object) -> str:

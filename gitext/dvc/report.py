@@ -125,7 +125,8 @@ class Report:
             return
         what = []
         if failed:
-            what.append(f"{len(failed)} .dvc file(s) {'would not be' if self.dry_run else 'were not'} converted")
+            what.append(f"{len(failed)} .dvc file(s) {'would not be' if self.dry_run else 'were not'} converted"
+                        + ("" if converted or self.dry_run else " (nothing changed)"))
         if push_failed:
             what.append("objects could not be uploaded")
         raise MlvError(" and ".join(what), "see the report above; fix what it names and run git mlv import-dvc again")

@@ -1,10 +1,15 @@
 """Where the bytes DVC recorded are found: the working tree, DVC's cache (a
 directory store, in either layout), DVC's remotes (stores of their own). Bytes
 found are streamed into the mlv cache and kept only when they carry a name
-DVC could have recorded (legacy.py); they are stored under their raw md5."""
+DVC could have recorded (legacy.py); they are stored under their raw md5.
+Nothing is read through a symbolic link: a link in the working tree is never
+followed, and an object file of DVC's cache must be a regular file (the cache
+directory itself may be a link: the user's choice)."""
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import threading
 from collections.abc import Iterable
 from typing import BinaryIO
@@ -122,27 +127,42 @@ def take(cache: Cache, src: BinaryIO, item: Item) -> tuple[bool, Pointer | None]
         raise
 
 
+def _working_copy(root: str, item: Item) -> os.stat_result | None:
+    """What is at ``item``'s place in the working tree (lstat: a link is not followed), or None."""
+    try:
+        return os.lstat(os.path.join(root, item.path))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def _open_regular(path: str) -> BinaryIO:
+    """``path`` opened for reading if it is a regular file: a link is never followed
+    (ELOOP), a FIFO never waited on."""
+    f = open(path, "rb", opener=lambda p, flags: os.open(p, flags | os.O_NOFOLLOW | os.O_NONBLOCK))  # noqa: SIM115
+    if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+        f.close()
+        raise OSError(errno.EINVAL, "not a regular file")
+    return f
+
+
 def resolve_item(root: str, cache: Cache, sources: Sources, item: Item) -> Resolved | str:
     """Find the recorded bytes of ``item`` and put them in the mlv cache; a
-    problem (str) when they are nowhere."""
-    path = os.path.join(root, item.path)
+    problem (str) when they are nowhere. A working-tree file is read only when it
+    is a regular file: a link (to anywhere) is never followed, the bytes come from
+    DVC's cache or remotes and the link is replaced by them."""
+    st = _working_copy(root, item)
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        return f"{item.path} is a directory in the working tree"
     modified = False
-    if os.path.lexists(path):
-        if os.path.isdir(path):
-            return f"{item.path} is a directory in the working tree"
+    if st is not None and stat.S_ISREG(st.st_mode):
         try:
-            st = os.stat(path)
-            with open(path, "rb") as f:
-                matched, pointer = take(cache, f, item)  # type: ignore[arg-type]
+            with _open_regular(os.path.join(root, item.path)) as f:
+                matched, pointer = take(cache, f, item)
         except OSError as exc:
-            matched, pointer, st = False, None, None
-            if os.path.exists(path):
-                return f"{item.path}: cannot read it ({exc.strerror})"
+            return f"{item.path}: cannot read it ({exc.strerror})"
         if matched:
-            linked = os.path.islink(path) or (st is not None and st.st_nlink > 1)
-            return Resolved(item, pointer, "the working tree", "write" if linked else "keep")
-        modified = os.path.exists(path)
-    action = "stage" if modified else "write"
+            return Resolved(item, pointer, "the working tree", "write" if st.st_nlink > 1 else "keep")
+        modified = True
     for where, store in sources.places(item.legacy):
         try:
             if not store.exists([item.recorded]):
@@ -153,22 +173,33 @@ def resolve_item(root: str, cache: Cache, sources: Sources, item: Item) -> Resol
             sources.note_error(where, store, exc)
             continue
         if matched:
-            return Resolved(item, pointer, where, action)
-    places = ", ".join(f"'{r.name}'" for r in sources.remotes) or "none configured"
-    if modified:
+            return Resolved(item, pointer, where, "stage" if modified else "write")
+    return _nowhere(item, st, ", ".join(f"'{r.name}'" for r in sources.remotes) or "none configured")
+
+
+def _nowhere(item: Item, st: os.stat_result | None, places: str) -> str:
+    if st is None:
+        return (f"{item.path}: object {item.recorded[:8]} is in neither the working tree, the DVC cache "
+                f"nor remotes ({places})")
+    if stat.S_ISREG(st.st_mode):
         return (f"{item.path} differs from what DVC recorded ({item.recorded[:8]}), and the recorded "
                 f"version is in neither the DVC cache nor its remotes ({places}): 'dvc commit' it first")
-    return f"{item.path}: object {item.recorded[:8]} is in neither the working tree, the DVC cache nor remotes ({places})"
+    kind = "a symbolic link" if stat.S_ISLNK(st.st_mode) else "not a regular file"
+    return (f"{item.path} is {kind} (never read through), and object {item.recorded[:8]} "
+            f"is in neither the DVC cache nor its remotes ({places})")
 
 
 def locate(root: str, sources: Sources, item: Item) -> Resolved | str:
     """Dry run: where the bytes would come from, by existence only (nothing is hashed)."""
-    if os.path.isfile(os.path.join(root, item.path)):
+    st = _working_copy(root, item)
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        return f"{item.path} is a directory in the working tree"
+    if st is not None and stat.S_ISREG(st.st_mode):
         return Resolved(item, None, "the working tree", "keep")
     where = sources.where_is(item.recorded, item.legacy)
     if where is not None:
         return Resolved(item, None, where, "write")
-    return f"{item.path}: object {item.recorded[:8]} is in neither the working tree, the DVC cache nor a DVC remote"
+    return _nowhere(item, st, ", ".join(f"'{r.name}'" for r in sources.remotes) or "none configured")
 
 
 def resolve_all(root: str, cache: Cache, sources: Sources, dvcfiles: list[DvcFile], dry_run: bool,
