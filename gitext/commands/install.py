@@ -9,6 +9,7 @@ from gitext.git.repo import Repo, find_repo
 from gitext.hooks import fast_command_line, install_hooks, uninstall_hooks
 
 MARKS = ("git-mlv", "gitext/_launch.py")
+ANY_VALUE = ("filter.mlv.required", "diff.mlv.binary", "merge.mlv.name")  # uninstall removes whatever they say
 
 
 def is_ours(value: str) -> bool:
@@ -45,8 +46,16 @@ def _scope(args: argparse.Namespace, repo: Repo | None) -> str:
     return scope
 
 
-def _current(scope: str, repo: Repo | None) -> dict[str, str]:
-    return gitconfig.read_all(gitconfig.Target(scope=scope), cwd=repo.cwd if repo else None)
+def _values(keys: list[str], target: gitconfig.Target, cwd: str | None) -> dict[str, list[str]]:
+    """Every value of each key: any of them may have been --add'ed more than once."""
+    return {key: gitconfig.get_all(key, target, cwd=cwd) for key in keys}
+
+
+def _replace(key: str, value: str, target: gitconfig.Target, cwd: str | None) -> None:
+    """Set ``key`` to ``value`` alone (a plain 'git config KEY VALUE' refuses a key with
+    several values)."""
+    gitconfig.unset(key, target, cwd=cwd)
+    gitconfig.set_value(key, value, target, cwd=cwd)
 
 
 def _where(args: argparse.Namespace) -> tuple[Repo | None, str, str | None, gitconfig.Target]:
@@ -58,17 +67,17 @@ def _where(args: argparse.Namespace) -> tuple[Repo | None, str, str | None, gitc
 
 def run_install(args: argparse.Namespace) -> int:
     repo, scope, cwd, target = _where(args)
-    current = _current(scope, repo)
     wanted = filter_settings(args.skip_smudge)
+    current = _values(list(wanted), target, cwd)
     changes = []
     for key, value in wanted.items():  # refuse before writing anything
-        have = current.get(key)
-        if have and have != value and not is_ours(have) and key != "filter.mlv.required" and not args.force:
-            raise MlvError(f"{key} is already set to '{have}' in the {scope} config (nothing was changed)",
+        foreign = [have for have in current[key] if have != value and not is_ours(have)]
+        if foreign and key != "filter.mlv.required" and not args.force:
+            raise MlvError(f"{key} is already set to '{foreign[0]}' in the {scope} config (nothing was changed)",
                            "run 'git mlv install --force' to replace it with git-mlv's setting")
     for key, value in wanted.items():
-        if current.get(key) != value:
-            gitconfig.set_value(key, value, target, cwd=cwd)
+        if current[key] != [value]:
+            _replace(key, value, target, cwd)
             changes.append(f"set {key}")
     if repo is not None and not repo.is_bare:
         changes += install_hooks(repo.hooks_dir())
@@ -87,17 +96,14 @@ def _report(changes: list[str], done: str, nothing: str) -> int:
 
 def run_uninstall(args: argparse.Namespace) -> int:
     repo, scope, cwd, target = _where(args)
-    current = _current(scope, repo)
     changes = []
-    for key in filter_settings(False):
-        have = current.get(key)
-        if have is not None and (is_ours(have) or key in ("filter.mlv.required", "diff.mlv.binary")
-                                 or key.startswith("merge.mlv.name")):
-            gitconfig.unset(key, target, cwd=cwd)
-            changes.append(f"removed {key}")
+    for key, have in _values(list(filter_settings(False)), target, cwd).items():
+        if have and (key in ANY_VALUE or any(is_ours(value) for value in have)):
+            gitconfig.unset(key, target, cwd=cwd)  # every value
+            changes.append(f"removed {key}" + (f" ({len(have)} values)" if len(have) > 1 else ""))
+    left = gitconfig.read_all(target, cwd=cwd)
     for section in ("filter.mlv", "diff.mlv", "merge.mlv"):
-        left = [k for k in _current(scope, repo) if k.startswith(section + ".")]
-        if not left:
+        if not any(key.startswith(section + ".") for key in left):
             gitconfig.remove_section(section, target, cwd=cwd)
     if repo is not None and not repo.is_bare:
         changes += uninstall_hooks(repo.hooks_dir())
