@@ -25,13 +25,32 @@ def is_ours(line: str) -> bool:
     return "filter=mlv" in line.split()[1:]
 
 
+def clean_path(pattern: str) -> str:
+    """The pattern without the path spellings git reads literally but nobody means: a
+    leading './' (git never matches it; git-lfs strips it too), empty and '.' segments
+    ('a//b', 'a/./b'), and a leading '/' where an inner slash anchors anyway."""
+    parts = [part for part in pattern.split("/") if part not in ("", ".")]
+    body = "/".join(parts)
+    if pattern.startswith("/") and "/" not in body:
+        body = "/" + body
+    return body + "/" if parts and pattern.endswith("/") else body
+
+
+def pattern_key(pattern: str) -> str:
+    """One spelling per written pattern, to compare them: clean_path, and a '\\#' past
+    the start (git-lfs escapes every '#') is a plain '#'."""
+    pattern = clean_path(pattern)
+    return pattern[:1] + pattern[1:].replace("\\#", "#")
+
+
 def pattern_of(line: str) -> str | None:
     words = line.split()
-    return words[0] if words else None
+    return pattern_key(words[0]) if words else None
 
 
 class Attributes:
-    """The root .gitattributes of a working tree, as lines."""
+    """The root .gitattributes of a working tree, as lines, and the line ending its lines
+    mostly have (``newline``; None while the file has no line ending to go by)."""
 
     def __init__(self, root: str) -> None:
         self.path = os.path.join(root, FILE)
@@ -39,10 +58,16 @@ class Attributes:
             raise ConfigError(f"{FILE} is a symbolic link, and git mlv never reads or writes through one",
                               f"replace it by a regular file (git rm --cached {FILE}; rm {FILE})")
         try:
-            with open(self.path, encoding="utf-8") as f:
-                self.lines = f.read().splitlines()
+            with open(self.path, encoding="utf-8", newline="") as f:
+                text = f.read()
         except FileNotFoundError:
-            self.lines = []
+            text = ""
+        self.lines = [line.removesuffix("\r") for line in text.split("\n")]
+        if self.lines[-1] == "":
+            self.lines.pop()
+        crlf = text.count("\r\n")
+        lf = text.count("\n") - crlf
+        self.newline: str | None = "\r\n" if crlf > lf else "\n" if lf else None
 
     def tracked(self) -> list[str]:
         """The patterns with filter=mlv, in file order."""
@@ -50,13 +75,14 @@ class Attributes:
                 if line.strip() and not line.startswith("#") and is_ours(line)]
 
     def line_for(self, pattern: str) -> int | None:
-        return next((i for i, line in enumerate(self.lines) if pattern_of(line) == pattern), None)
+        key = pattern_key(pattern)
+        return next((i for i, line in enumerate(self.lines) if pattern_of(line) == key), None)
 
     def track(self, pattern: str) -> bool:
         """Make ``pattern`` tracked (replacing a line for the same pattern); False if it already was."""
         wanted = f"{pattern} {ATTRS}"
         index = self.line_for(pattern)
-        if index is not None and self.lines[index] == wanted:
+        if index is not None and self.lines[index].split() == wanted.split():
             return False
         if index is None:
             self.lines.append(wanted)
@@ -65,14 +91,17 @@ class Attributes:
         return True
 
     def is_tracked(self, pattern: str) -> bool:
-        return any(pattern_of(line) == pattern and is_ours(line) for line in self.lines)
+        key = pattern_key(pattern)
+        return any(pattern_of(line) == key and is_ours(line) for line in self.lines)
 
     def untrack(self, pattern: str) -> None:
-        self.lines = [line for line in self.lines if not (pattern_of(line) == pattern and is_ours(line))]
+        key = pattern_key(pattern)
+        self.lines = [line for line in self.lines if not (pattern_of(line) == key and is_ours(line))]
 
     def drop(self, patterns: list[str]) -> None:
         """Remove the lines of these patterns, whatever their attributes."""
-        self.lines = [line for line in self.lines if pattern_of(line) not in patterns]
+        keys = {pattern_key(pattern) for pattern in patterns}
+        self.lines = [line for line in self.lines if pattern_of(line) not in keys]
 
     def write(self) -> None:
         """Write the lines back atomically, through a temp file of a fresh name (never a
@@ -82,8 +111,9 @@ class Attributes:
             mask = os.umask(0o022)
             os.umask(mask)
             os.fchmod(fd, 0o666 & ~mask)
-            with open(fd, "w", encoding="utf-8") as f:
-                f.write("".join(line + "\n" for line in self.lines))
+            newline = self.newline or "\n"
+            with open(fd, "w", encoding="utf-8", newline="") as f:
+                f.write("".join(line + newline for line in self.lines))
             os.replace(tmp, self.path)
         except BaseException:
             if os.path.lexists(tmp):
