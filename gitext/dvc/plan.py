@@ -47,6 +47,10 @@ def read_remotes(root: str, base: str) -> tuple[list[RemotePlan], tuple[str, boo
     default = None
     cache_dir = os.path.join(conf_dir, "cache")
     for local, filename in ((False, "config"), (True, "config.local")):
+        if os.path.islink(conf_dir) or os.path.islink(os.path.join(conf_dir, filename)):
+            # a committed link could point at any file, and its remotes would be copied into .mlvconfig
+            raise MlvError(f"{DVC_DIR}/{filename} is a symbolic link, and git mlv never reads through one",
+                           "replace it by a regular file, then run git mlv import-dvc again")
         try:
             with open(os.path.join(conf_dir, filename), encoding="utf-8") as f:
                 sections = parse_dvc_config(f.read())
@@ -167,6 +171,9 @@ def plan_dvcfile(root: str, path: str, sources: Sources) -> DvcFile:
     return plan
 
 
+GIT_OWN_FILES = frozenset({".gitattributes", ".gitignore", ".gitmodules", ".mlvconfig", ".git"})
+
+
 def unsafe_path(root: str, dvcfile: DvcFile) -> str | None:
     """Why the import must not write (nor read) a path it would for ``dvcfile``: each
     file of its outputs, its directory outputs, the .gitignore files it edits. Checked
@@ -178,6 +185,9 @@ def unsafe_path(root: str, dvcfile: DvcFile) -> str | None:
         if not output.recorded:
             continue  # cache: false: nothing is written for it
         files = [item.path for item in output.items]
+        for path in files:
+            if posixpath.basename(path) in GIT_OWN_FILES:
+                return f"'{path}' is a file git or git mlv reads itself, never data to track"
         ignore = posixpath.join(posixpath.dirname(output.path), ".gitignore")
         for path in dict.fromkeys([*files, ignore, *([output.path] if output.is_dir else [])]):
             why = unsafe_reason(root, path) or _file_on_the_way(root, path)

@@ -105,7 +105,7 @@ class Report:
             self.line(f"note: DVC's git hooks still run ({', '.join(hooks)} in {hooks_dir}); "
                       "delete them once you stop using DVC")
         ignore = " and .dvcignore" if os.path.exists(os.path.join(project.root, ".dvcignore")) else ""
-        what = f"left in place: {DVC_DIR}/ (config, cache {human_size(_tree_size(project.cache_dir))}){ignore}"
+        what = f"left in place: {DVC_DIR}/ (config, cache {_tree_size(project.cache_dir)}){ignore}"
         if project.pipeline_outs:
             self.line(f"{what}: dvc.yaml still needs {'them' if ignore else 'it'}")
         elif any(not d.ok for d in project.dvcfiles):
@@ -132,12 +132,20 @@ class Report:
         raise MlvError(" and ".join(what), "see the report above; fix what it names and run git mlv import-dvc again")
 
 
-def _tree_size(path: str) -> int:
-    total = 0
+MAX_COUNTED_FILES = 200_000
+
+
+def _tree_size(path: str) -> str:
+    """The size of DVC's cache, for the report. Its place comes from .dvc/config, which
+    a clone chooses ('dir = /'): stop counting after MAX_COUNTED_FILES files."""
+    total = count = 0
     for directory, _dirs, files in os.walk(path):
         for name in files:
+            count += 1
+            if count > MAX_COUNTED_FILES:
+                return f"over {human_size(total)}"
             try:
                 total += os.lstat(os.path.join(directory, name)).st_size
             except OSError:
                 pass
-    return total
+    return human_size(total)

@@ -340,3 +340,32 @@ def test_fuzzed_links_and_dvc_files_never_touch_the_outside(
         refused(done)
     assert snapshot(outside) == before, "something was written outside the working tree"
     assert not cached(repo, theirs), "the outside file was read through a link"
+
+
+def test_a_symlinked_dvc_config_is_not_read(tmp_path: Path, sentinel: Sentinel) -> None:
+    """.dvc/config -> a file outside: its 'remotes' would be copied into the committed
+    .mlvconfig. Refused before anything changes."""
+    (sentinel.path / "private.cfg").write_text("['remote \"s\"']\n    url = s3://private-bucket/x\n")
+    sentinel.before = snapshot(sentinel.path)
+    clone = hostile_clone(tmp_path, {"good.dvc": dvc_file("good.bin", GOOD)})
+    (clone / ".dvc" / "config").unlink()
+    os.symlink(sentinel.path / "private.cfg", clone / ".dvc" / "config")
+    before = tree_state(clone)
+    refused(mlv(clone, "import-dvc", check=False), ".dvc/config is a symbolic link")
+    assert tree_state(clone) == before and sentinel.unchanged()
+    assert not (clone / ".mlvconfig").exists()
+
+
+def test_an_output_named_like_gits_own_files_is_refused(tmp_path: Path, sentinel: Sentinel) -> None:
+    """path: .gitattributes would make the attacker's bytes git's attributes (and a
+    tracked one at that); .mlvconfig its remotes. Refused; the good file converts."""
+    clone = hostile_clone(tmp_path, {"attrs.dvc": dvc_file("sub/.gitattributes", PAYLOAD),
+                                     "conf.dvc": dvc_file(".mlvconfig", PAYLOAD),
+                                     "good.dvc": dvc_file("good.bin", GOOD)})
+    done = mlv(clone, "import-dvc", check=False)
+    refused(done, "'sub/.gitattributes' is a file git or git mlv reads itself",
+            "'.mlvconfig' is a file git or git mlv reads itself")
+    assert (clone / "good.bin").read_bytes() == GOOD
+    assert not (clone / "sub" / ".gitattributes").exists() and (clone / "attrs.dvc").exists()
+    assert PAYLOAD not in (clone / ".mlvconfig").read_bytes() if (clone / ".mlvconfig").exists() else True
+    assert sentinel.unchanged()
