@@ -48,7 +48,10 @@ def _checked(raw: str, root: str) -> str:
     """The escaped, rooted pattern; UsageError when git mlv must not track it."""
     pattern = escape_pattern(rooted(raw, root))
     matcher = compile_pattern(pattern.replace("[[:space:]]", " "))
-    hit = next((name for name in PROTECTED if matcher.fullmatch(name)), None)
+    tail = pattern.replace("[[:space:]]", " ").rstrip("/").rsplit("/", 1)[-1]
+    last = compile_pattern(tail) if tail.startswith(".") else None
+    # at the root; or, aimed at dot files, in any directory it reaches (data/**/.git*)
+    hit = next((name for name in PROTECTED if matcher.fullmatch(name) or last and last.fullmatch(name)), None)
     if hit:
         raise UsageError(f"refusing to track '{raw}': it matches {hit}, which git itself must read",
                          "use a narrower pattern such as '*.pkl'")

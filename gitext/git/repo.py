@@ -19,7 +19,8 @@ if TYPE_CHECKING:  # pragma: no cover
 class Repo:
     git_dir: str          # per-worktree git dir, absolute
     common_dir: str       # shared by all worktrees, absolute
-    root: str | None      # top of the working tree; None when bare
+    root: str | None      # top of the working tree; None when bare (or run inside .git)
+    in_git_dir: bool = False  # root is None because the command runs inside the git dir
     _pygit2: object | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -53,6 +54,9 @@ class Repo:
         return self.root or self.git_dir
 
     def require_worktree(self) -> str:
+        if self.root is None and self.in_git_dir:
+            raise MlvError("this command needs a working tree, and it runs inside the git directory",
+                           "run it from the working tree (cd ..)")
         if self.root is None:
             raise MlvError("this command needs a working tree, and this repository is bare",
                            "run it in a clone with a working tree")
@@ -110,17 +114,18 @@ def find_repo(cwd: str | None = None) -> Repo:
     absolute_repo_env(cwd)
     try:
         proc = subprocess.run(
-            ["git", "rev-parse", "--absolute-git-dir", "--git-common-dir", "--is-inside-work-tree"],
+            ["git", "rev-parse", "--absolute-git-dir", "--git-common-dir", "--is-inside-work-tree",
+             "--is-bare-repository"],
             cwd=cwd, capture_output=True)
     except FileNotFoundError:
         raise MlvError("git is not installed or not on PATH", "install git, then retry") from None
     if proc.returncode != 0:
         raise NotARepository("not a git repository (or any parent up to /)",
                              "run this inside a git working tree, or 'git init' one first")
-    git_dir, common, inside = proc.stdout.decode("utf-8", "surrogateescape").splitlines()[:3]
+    git_dir, common, inside, bare = proc.stdout.decode("utf-8", "surrogateescape").splitlines()[:4]
     common = os.path.normpath(os.path.join(cwd, common))
     root = None
     if inside == "true" or os.environ.get("GIT_WORK_TREE"):  # GIT_WORK_TREE: also from outside the tree
         top = run(["rev-parse", "--show-toplevel"], cwd=cwd, check=False)
         root = top.decode("utf-8", "surrogateescape").rstrip("\n") or None
-    return Repo(git_dir=git_dir, common_dir=common, root=root)
+    return Repo(git_dir=git_dir, common_dir=common, root=root, in_git_dir=root is None and bare != "true")

@@ -152,3 +152,11 @@ def test_submodule_git_dir_is_its_own(tmp_path: Path) -> None:
     mlv(sub, "pull")
     modules = sup / ".git" / "modules" / "submodule"
     assert (modules / "mlv" / "cache").is_dir() and not os.path.exists(sub / ".git" / "mlv")
+
+
+def test_inside_the_git_dir_says_so(repo: Path) -> None:
+    """t-track.sh "track in gitDir": a command that needs the working tree, run inside
+    .git, says where to run it (not that the repository is bare)."""
+    done = mlv(repo / ".git", "track", "*.pt", check=False)
+    assert done.returncode == 1
+    assert "inside the git directory" in err(done) and "bare" not in err(done)

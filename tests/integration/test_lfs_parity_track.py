@@ -321,3 +321,12 @@ def test_untrack_with_git_dir_and_work_tree_in_environment(tmp_path: Path) -> No
     assert attributes(work) == f"*.bin {ATTRS}\n"
     mlv(tmp_path, "untrack", "*.bin", env=env)
     assert attributes(work) == ""
+
+
+def test_blocklisted_names_are_refused_from_a_subdirectory_too(repo: Path) -> None:
+    """t-track.sh "track blocklisted files with glob", typed in a subdirectory: the
+    pattern reaches that directory's .gitattributes and .gitignore."""
+    (repo / "data").mkdir(exist_ok=True)
+    for pattern in (".git*", ".mlv*", ".gitignore"):
+        done = mlv(repo / "data", "track", pattern, check=False)
+        assert done.returncode == 2 and "refusing to track" in err(done), pattern
