@@ -46,6 +46,45 @@ class CorruptObject(MlvError):
         self.moved_to = moved_to
 
 
+class BadPointer(MlvError):
+    """A pointer whose size is not its object's, the object itself intact (its bytes
+    hash to its name): the pointer is wrong; the object is kept, never quarantined."""
+
+    def __init__(self, oid: str, declared: int, actual: int, where: str) -> None:
+        super().__init__(f"its pointer says size {declared} but object {oid} is {actual} bytes: the pointer is "
+                         f"wrong (the object in {where} is intact and kept)",
+                         "check the file out from a commit whose pointer is right (git checkout COMMIT -- PATH) "
+                         "and commit that")
+        self.oid = oid
+        self.declared = declared
+        self.actual = actual
+
+
+class SizeMismatch(MlvError):
+    """A stored copy whose size is not the pointer's, where which of the two is wrong is
+    not known: a remote copy (not downloaded to find out), a stream that ran long or
+    ended early. Nothing installed, nothing quarantined."""
+
+    def __init__(self, oid: str, declared: int, actual: int | str, where: str, remote: str) -> None:
+        super().__init__(f"object {oid} in {where} is {actual} bytes, not the {declared} its pointer says; "
+                         f"nothing was installed (the pointer or that copy is wrong)",
+                         f"'git mlv fsck --remote {remote}' checks that copy; if it is intact, the pointer is wrong")
+        self.oid = oid
+        self.declared = declared
+        self.actual = actual
+
+
+class NotAnObject(MlvError):
+    """A store entry that is not a regular file (a symbolic link, a directory, a FIFO,
+    a device): never opened, followed or moved."""
+
+    def __init__(self, path: str, kind: str, where: str, hint: str | None = None,
+                 expected: str = "a stored object") -> None:
+        super().__init__(f"{path} in {where} is {kind}, not {expected}; remove it", hint)
+        self.path = path
+        self.kind = kind
+
+
 class RemoteError(MlvError):
     pass
 

@@ -289,9 +289,25 @@ class Cache(DirectoryStore):
     # ------------------------------------------------------------ reading
 
     def has(self, oid: str) -> bool:
+        """An entry is there (one that is not a regular file too: reading it refuses it,
+        naming it, rather than a fetch passing over it in silence)."""
         if self.writer is not None and oid in self.writer.pending:
             return True
-        return os.path.isfile(self.path(oid))
+        return os.path.lexists(self.path(oid))
+
+    def size_of(self, oid: str) -> int | None:
+        """The cached object's size (one lstat); None when absent, NotAnObject when the
+        entry is not a regular file."""
+        self._settle((oid,))
+        path = self.path(oid)
+        try:
+            st = os.lstat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        refused = self._not_an_object(path, st.st_mode)
+        if refused is not None:
+            raise refused
+        return st.st_size
 
     def exists(self, oids: Collection[str]) -> set[str]:
         return {oid for oid in oids if self.has(oid)}
@@ -323,7 +339,7 @@ class Cache(DirectoryStore):
     def is_sealed(self, pointer: Pointer) -> bool:
         path = self.path(pointer.oid)
         try:
-            st = os.stat(path)
+            st = os.lstat(path)
         except OSError:
             return False
         return self.seals is not None and self.seals.is_sealed(path, st, pointer.size)
@@ -388,7 +404,7 @@ class Cache(DirectoryStore):
         os.close(fd)
         final = self.path(oid)
         try:
-            self._makedirs(os.path.dirname(final))
+            self._fanout_dir(final)
             os.replace(tmp, final)
         except BaseException:
             os.unlink(tmp)
@@ -400,7 +416,7 @@ class Cache(DirectoryStore):
         final = self.path(oid)
         try:
             os.chmod(tmp, OBJECT_MODE)
-            self._makedirs(os.path.dirname(final))
+            self._fanout_dir(final)
             os.replace(tmp, final)
         except OSError as exc:
             try:
@@ -417,7 +433,7 @@ class Cache(DirectoryStore):
         raise CorruptObject and are never installed."""
         what = f"object {oid} to the local cache ({self.tmp_dir})"
         if size <= SMALL_OBJECT:
-            data = reader.read_all()
+            data = reader.read_all(SMALL_OBJECT)
             try:
                 self.write_small(oid, data)
             except OSError as exc:

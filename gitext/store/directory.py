@@ -6,6 +6,17 @@ Objects are written to a temp file in their final directory, made read-only
 its final name. A corrupt object is moved to the quarantine directory (never
 deleted). With a SealBook, every object whose bytes were verified on the way
 in or out is sealed, so the next read can trust it without hashing.
+
+Only regular files are objects. An entry that is anything else (a symbolic
+link, a directory, a FIFO, a device) is never followed nor read: it is opened
+with O_NOFOLLOW | O_NONBLOCK (a FIFO cannot block) and refused unless fstat
+says it is a regular file (NotAnObject, naming it). ``stat``/``exists`` do not
+count it, so a push replaces it by rename (the cache's ``has`` does, so that
+reading it names it instead of passing over it). The store's root may be a
+symbolic link (a cache moved to another disk, a remote path the user chose).
+A fan-out directory (``ab/``) is checked when written into: a link there is
+refused, so nothing is ever written through one; reading through one needs no
+check, as the entry itself must be a regular file whose bytes hash to its name.
 """
 from __future__ import annotations
 
@@ -15,13 +26,33 @@ import tempfile
 import time
 from collections.abc import Collection, Iterable, Iterator
 
-from gitext.errors import MlvError, ObjectMissing, RemoteError
+from gitext.errors import MlvError, NotAnObject, ObjectMissing, RemoteError
 from gitext.pointer import is_oid
 from gitext.store.layout import DVC3_PREFIX, detect_layout, is_prefix_dir, object_key
 from gitext.store.reader import ObjectReader
 from gitext.store.seals import SEAL_MIN, SealBook
 
 OBJECT_MODE = 0o444
+_KINDS = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+          (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))
+
+
+def entry_kind(mode: int) -> str:
+    """How a message names a file of this (not regular) mode: 'a symbolic link', 'a FIFO', ..."""
+    return next((name for test, name in _KINDS if test(mode)), "a special file")
+
+
+def _open_entry(path: str, flags: int) -> int:
+    """open()'s opener for a store entry: never follows a link, never waits on a FIFO."""
+    return os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK)
+
+
+def _is_object_file(path: str) -> bool:
+    """A regular file (a link to one is not one)."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def older_files(paths: Iterable[str], seconds: float) -> list[str]:
@@ -99,6 +130,22 @@ class DirectoryStore:
             os.makedirs(directory, exist_ok=True)
             self._dirs.add(directory)
 
+    def _fanout_dir(self, final: str) -> str:
+        """The fan-out directory ``final`` goes in, made if needed; a link (or anything
+        but a directory) there is refused, so nothing is ever written through it."""
+        directory = os.path.dirname(final)
+        if directory not in self._dirs:
+            try:
+                mode = os.lstat(directory).st_mode
+            except FileNotFoundError:
+                os.makedirs(directory, exist_ok=True)
+                mode = os.lstat(directory).st_mode
+            if not stat.S_ISDIR(mode):
+                raise NotAnObject(directory, entry_kind(mode), self.label, "then run the command again",
+                                  "a fan-out directory")
+            self._dirs.add(directory)
+        return directory
+
     # ------------------------------------------------------------ reading
 
     def check_readable(self) -> None:
@@ -112,7 +159,7 @@ class DirectoryStore:
         for oid in oids:
             path = self.path(oid)
             try:
-                st = os.stat(path)
+                st = os.lstat(path)
             except OSError:
                 continue
             if not stat.S_ISREG(st.st_mode):
@@ -122,20 +169,24 @@ class DirectoryStore:
         return found
 
     def exists(self, oids: Collection[str]) -> set[str]:
-        return {oid for oid in oids if os.path.isfile(self.path(oid))}
+        return {oid for oid in oids if _is_object_file(self.path(oid))}
 
     def open(self, oid: str, size: int | None = None, *, rehash: bool = False, suffix: str = "",
              quarantine: bool = False, check: bool = True) -> ObjectReader:
         """The object as a verified stream (see ObjectReader); ObjectMissing if absent."""
         path = self.path(oid, suffix)
         try:
-            f = open(path, "rb")
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            f = open(path, "rb", opener=_open_entry)
+        except (FileNotFoundError, NotADirectoryError):
             raise self._missing(oid) from None
-        except OSError as exc:
-            raise RemoteError(f"cannot read object {oid} from {self.label}: {exc.strerror}") from None
+        except OSError as exc:  # ELOOP (a link), EISDIR, ENXIO (a socket), ...
+            raise self._not_an_object(path) or RemoteError(
+                f"cannot read object {oid} from {self.label}: {exc.strerror}") from None
         st = os.fstat(f.fileno())
-        trusted = not rehash and not suffix and self.seals is not None and self.seals.is_sealed(path, st, size)
+        if not stat.S_ISREG(st.st_mode):
+            f.close()
+            raise self._not_an_object(path, st.st_mode)  # type: ignore[misc]
+        trusted = not rehash and not suffix and self.seals is not None and self.seals.is_sealed(path, st)
         on_verified = None
         if self.seals is not None and not suffix:
             seals = self.seals
@@ -148,6 +199,18 @@ class DirectoryStore:
     def _missing(self, oid: str) -> MlvError:
         return ObjectMissing(oid, f"{self.label} ({self.root})")
 
+    def _not_an_object(self, path: str, mode: int | None = None) -> NotAnObject | None:
+        """The error for an entry that is not a regular file (``mode`` from fstat, else
+        lstat now); None when it is one."""
+        if mode is None:
+            try:
+                mode = os.lstat(path).st_mode
+            except OSError:
+                return None
+        if stat.S_ISREG(mode):
+            return None
+        return NotAnObject(path, entry_kind(mode), self.label, f"once it is removed, {self.damage_hint(None)}")
+
     def _fanout(self) -> Iterator[tuple[str, list[str]]]:
         """('<xx>', names in it) for each fan-out directory, in order."""
         base = self.objects_root
@@ -157,7 +220,7 @@ class DirectoryStore:
             return
         for prefix in prefixes:
             directory = os.path.join(base, prefix)
-            if is_prefix_dir(prefix) and os.path.isdir(directory):
+            if is_prefix_dir(prefix) and not os.path.islink(directory) and os.path.isdir(directory):
                 yield prefix, sorted(os.listdir(directory))
 
     def iter_oids(self) -> Iterator[str]:
@@ -173,9 +236,8 @@ class DirectoryStore:
         """Store the bytes ``reader`` yields under ``oid`` (replacing any copy there).
         The reader verifies them on the way; nothing is visible until they passed."""
         final = self.path(oid)
-        directory = os.path.dirname(final)
         try:
-            self._makedirs(directory)
+            directory = self._fanout_dir(final)
             fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{oid[2:]}.", suffix=".tmp")
         except OSError as exc:
             raise RemoteError(f"cannot write to {self.label} at {self.root}: {exc.strerror}",

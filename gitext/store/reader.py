@@ -3,7 +3,17 @@ it is read, never reads past the object's declared size, and checks md5 and
 size when it reaches the end. A failed check raises CorruptObject from the
 read that would have returned the last bytes, so a consumer never finishes
 writing bad bytes anywhere; ``reject`` is the one place a bad copy is set
-aside (quarantined).
+aside (quarantined), and only for bytes that do not hash to their name.
+
+Every read is bounded: by the pointer's size (one byte more is read, where
+the store's own size is not authoritative, to see a longer stream), else by
+the stored size (a regular file's, an S3 Content-Length), else by
+MAX_UNSIZED; ``read_all`` refuses more than its cap before reading. A stored
+size that is not the pointer's is settled before the first byte is returned
+(``check_size``): a local copy is hashed in full (bounded by its own size) to
+tell a wrong pointer (BadPointer: the object is kept) from a corrupt copy; a
+remote copy is not downloaded at all (SizeMismatch). Neither is ever
+quarantined on its size alone.
 
 A reader is *trusted* when its store proved the object unchanged since it was
 verified (a seal: see seals.py). Then nothing is hashed, and ``copy_to`` may
@@ -21,14 +31,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, BinaryIO
 
 from gitext import faults
-from gitext.errors import CorruptObject, MlvError
+from gitext.errors import BadPointer, CorruptObject, MlvError, SizeMismatch
 
 if TYPE_CHECKING:  # pragma: no cover
     from gitext.store import ObjectStore
 
 CHUNK = 1024 * 1024
 FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
-MAX_UNSIZED = 256 * 1024 * 1024  # reading an object of unknown size (a .dir listing) stops here
+MAX_UNSIZED = 256 * 1024 * 1024  # reading an object of unknown size stops here; read_all's default cap
 
 
 def reject(store: ObjectStore, oid: str, got: str, detail: str | None = None,
@@ -48,13 +58,15 @@ def reject(store: ObjectStore, oid: str, got: str, detail: str | None = None,
 class ObjectReader:
     """A verified, read-only stream over one stored object. ``size`` is what the
     pointer declares (None: take the stored size, as fsck does); ``stored_size``
-    what the store says it holds, when it knows without reading."""
+    what the store says it holds, when it knows without reading (a regular
+    file's size, an S3 Content-Length)."""
 
     def __init__(self, store: ObjectStore, oid: str, size: int | None, raw: BinaryIO, *,
                  stored_size: int | None = None, trusted: bool = False, check: bool = True,
                  quarantine: bool = False, on_verified: Callable[[], None] | None = None) -> None:
         self.store = store
         self.oid = oid
+        self.declared = size
         self.size = size if size is not None else stored_size
         self.raw = raw
         self.stored_size = stored_size
@@ -66,11 +78,41 @@ class ObjectReader:
         self.pos = 0
         self.done = False
         self.md5: str | None = oid if self.trusted else None
+        self._size_checked = False
+        self._refusal: MlvError | None = None
 
     # ------------------------------------------------------------ reading
 
     def _limit(self) -> int:
         return self.size if self.size is not None else MAX_UNSIZED
+
+    def check_size(self) -> None:
+        """Settle, before the first byte is returned, a stored size that is not the
+        pointer's: a local copy (cheap reads) is hashed in full, bounded by its own
+        size: it hashes to its name -> BadPointer (the pointer is wrong, the object is
+        kept), else CorruptObject (quarantined if asked). A remote copy is not
+        downloaded: SizeMismatch. Raises the same again on every later read."""
+        if self._refusal is not None:
+            raise self._refusal
+        if self._size_checked:
+            return
+        self._size_checked = True
+        declared, stored = self.declared, self.stored_size
+        if not self.check or declared is None or stored is None or stored == declared:
+            return
+        self.size = stored  # from here on the object is read as what it is
+        if not self.store.cheap_reads:
+            self._refusal = SizeMismatch(self.oid, declared, stored, self.store.label, self.store.name)
+        else:
+            try:
+                if not self.trusted:  # a sealed copy is proved intact already
+                    self.verify()
+            except MlvError as exc:
+                self._refusal = exc
+            else:
+                self._refusal = BadPointer(self.oid, declared, stored, self.store.label)
+        self.done = True
+        raise self._refusal
 
     def _took(self, data: bytes | memoryview) -> None:
         """Account for bytes just read: hash them, count them, check at the end."""
@@ -83,6 +125,7 @@ class ObjectReader:
             self._finish()
 
     def readinto(self, buf: bytearray | memoryview) -> int:
+        self.check_size()
         if self.done:
             return 0
         view = memoryview(buf)
@@ -98,6 +141,7 @@ class ObjectReader:
         """Up to ``n`` bytes (one read of the underlying file: no extra copy)."""
         if n is None or n < 0:
             return self.read_all()
+        self.check_size()
         if self.done:
             return b""
         want = min(n, self._limit() - self.pos)
@@ -108,8 +152,12 @@ class ObjectReader:
         self._took(data)
         return data
 
-    def read_all(self) -> bytes:
-        """The whole object, verified (for objects small enough to hold in memory)."""
+    def read_all(self, cap: int = MAX_UNSIZED) -> bytes:
+        """The whole object, verified, refused when it is more than ``cap`` bytes (nothing
+        read then when the size is known beforehand)."""
+        self.check_size()
+        if self.size is not None and self.size > cap:
+            raise self._too_large(cap)
         parts = []
         size = self.size if self.size is not None else CHUNK
         buf = bytearray(max(1, min(CHUNK, size - self.pos + 1)))
@@ -118,6 +166,13 @@ class ObjectReader:
             if not n:
                 return b"".join(parts)
             parts.append(bytes(buf[:n]))
+            if self.pos > cap:
+                raise self._too_large(cap)
+
+    def _too_large(self, cap: int) -> MlvError:
+        size = f"{self.size} bytes" if self.size is not None else "larger than that"
+        return MlvError(f"object {self.oid} in {self.store.label} is {size}: more than the {cap} bytes "
+                        f"git mlv reads into memory", "check what wrote it there")
 
     def verify(self) -> str:
         """Read to the end, keeping nothing; the md5 (CorruptObject if the check fails)."""
@@ -128,6 +183,7 @@ class ObjectReader:
 
     def ensure_verified(self) -> None:
         """Make the reader trusted: hash the whole object now if it is not, then rewind."""
+        self.check_size()
         if not self.trusted:
             self.verify()
             self.seek(0)
@@ -138,19 +194,30 @@ class ObjectReader:
         self.done = True
         if self._digest is not None:
             self.md5 = self._digest.hexdigest()
-        if self.stored_size is None and self.size is not None and self.pos == self.size and self.raw.read(1):
-            self.stored_size = self.size + 1  # longer than declared: bytes past the size are never read
+        # one byte past the end is read where the stored size is not a regular file's own
+        # (a GET body, a size not known): a longer stream is never read further
+        longer = ((self.stored_size is None or not self.store.cheap_reads) and self.pos == self._limit()
+                  and bool(self.raw.read(1)))
         if not self.check:
             return
+        if self.size is None and longer:
+            raise self._too_large(MAX_UNSIZED)
         got = self.md5 or self.oid
-        stored = self.stored_size if self.stored_size is not None else self.pos
-        if self.size is not None and (self.pos != self.size or stored != self.size):
-            raise reject(self.store, self.oid, got, f"it holds {stored} bytes, not {self.size}",
-                         self.quarantine)
+        if self.size is not None and (longer or self.pos != self.size):
+            # the stream is not the size it said (or the file changed while read): which of
+            # the pointer and the copy is wrong is not known, so nothing is quarantined
+            actual = f"more than {self.size}" if longer else str(self.pos)
+            raise SizeMismatch(self.oid, self.declared or self.size, actual, self.store.label, self.store.name)
         if got != self.oid:
-            raise reject(self.store, self.oid, got, quarantine=self.quarantine)
+            raise reject(self.store, self.oid, got, self._sizes_and(got), quarantine=self.quarantine)
         if self._digest is not None and self._on_verified is not None:
             self._on_verified()
+
+    def _sizes_and(self, got: str) -> str | None:
+        """The detail of a bad copy read as its own size, not the pointer's."""
+        if self.declared is None or self.declared == self.size:
+            return None
+        return f"it holds {self.size} bytes, not {self.declared}, and its bytes hash to {got}"
 
     # ------------------------------------------------------------ copying
 
@@ -158,6 +225,7 @@ class ObjectReader:
         """Write the whole object to ``out`` (a new, empty file); the method used.
         A trusted reader may be copied by the kernel; anything else is hashed on the
         way and raises CorruptObject before the last bytes are written."""
+        self.check_size()
         if self.trusted and self.pos == 0 and self.size is not None and _is_file(self.raw) and _is_file(out):
             method = fast_copy(self.raw, out, self.size, linktype)
             self.pos, self.done = self.size, True

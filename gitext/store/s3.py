@@ -15,6 +15,12 @@ an ObjectReader over the GET stream, hashed on the way, resumed with a Range
 request when the stream breaks. A single-part object's ETag is its md5, so a
 damaged or truncated copy is seen from a listing, without reading it.
 
+Nothing a server sends is read without bound: an object's body goes through
+ObjectReader (never past the pointer's size, or its Content-Length, which must
+be the pointer's size: see reader.py), and every other reply (a listing, an
+error, a HEAD) is refused past MAX_REPLY bytes before botocore reads it whole
+into memory (``_bound_replies``).
+
 Retries happen at two levels: botocore's own (``standard`` mode, a few
 attempts per request, with backoff, for throttling, 5xx and connection
 errors) and, around each whole object operation, ``OWN_ATTEMPTS`` tries with
@@ -41,6 +47,7 @@ import botocore.exceptions as bex
 import s3transfer.exceptions
 import urllib3.exceptions
 from boto3.s3.transfer import TransferConfig
+from botocore.awsrequest import AWSResponse
 from botocore.config import Config as BotoConfig
 
 from gitext.errors import ConfigError, MlvError, ObjectMissing, RemoteError
@@ -65,6 +72,7 @@ BOTO_RETRY_MODE = "standard"       # AWS_RETRY_MODE overrides ('adaptive' adds c
 OWN_ATTEMPTS = 3                   # per object operation, around botocore's retries
 BACKOFF_BASE = 0.5                 # seconds, doubled per attempt, jittered
 BACKOFF_MAX = 8.0
+MAX_REPLY = 16 * MiB               # the most read of a reply that is not an object's body (a listing page: < 1 MiB)
 
 # Existence checks (option ``exists_check``: auto | head | list). A LIST page
 # (up to 1000 keys) is counted as LIST_WEIGHT HEAD requests. In ``auto`` mode
@@ -157,6 +165,57 @@ def is_transient(exc: BaseException) -> bool:
 def _backoff(attempt: int) -> float:
     delay = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (attempt - 1))
     return delay * (0.5 + random.random() / 2)
+
+
+# ---------------------------------------------------------------- bounded replies
+
+class _Read:
+    """A reply body already read (within MAX_REPLY), as botocore's AWSResponse reads one."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, *args: object, **kwargs: object) -> Iterator[bytes]:
+        yield self._data
+
+    def close(self) -> None:
+        pass
+
+
+def _bound_replies(client: object, where: Callable[[], str]) -> None:
+    """Make ``client`` refuse any reply but an object's body that is longer than
+    MAX_REPLY, before reading it: botocore reads a listing, an error or a HEAD reply
+    whole into memory, and an endpoint can send an endless one. botocore has no public
+    hook between a reply's headers and its body, so this wraps the client's own HTTP
+    session (``_endpoint.http_session``)."""
+    session = getattr(getattr(client, "_endpoint", None), "http_session", None)
+    if session is None:  # pragma: no cover - a botocore without it: replies are not bounded
+        return
+    send = session.send
+
+    def bounded_send(request):  # type: ignore[no-untyped-def]
+        streamed = request.stream_output  # GetObject: its body is read by _Body, through ObjectReader
+        request.stream_output = True
+        try:
+            response = send(request)
+        finally:
+            request.stream_output = streamed
+        if streamed and response.status_code < 300:
+            return response
+        try:
+            declared = int(response.headers.get("content-length", ""))
+        except ValueError:
+            declared = None
+        data = b"" if declared is not None and declared > MAX_REPLY else response.raw.read(MAX_REPLY + 1)
+        if len(data) > MAX_REPLY or (declared or 0) > MAX_REPLY:
+            response.raw.close()
+            size = f"{declared} bytes" if declared is not None else f"more than {MAX_REPLY} bytes"
+            raise RemoteError(f"{where()} sent a reply of {size} to a {request.method} (at most {MAX_REPLY} "
+                              f"are read): refused", "check that the endpoint is the S3 server you mean to use "
+                              "(git mlv remote list)")
+        return AWSResponse(response.url, response.status_code, response.headers, _Read(data))
+
+    session.send = bounded_send
 
 
 # ---------------------------------------------------------------- the store
@@ -261,6 +320,7 @@ class S3Store:
                         aws_session_token=self._keys.get("session_token"))
                     self._client = session.client("s3", endpoint_url=self.endpoint, verify=self.verify,
                                                   config=self._boto_config())
+                    _bound_replies(self._client, lambda: f"the S3 endpoint {self.endpoint_label()} of {self.where}")
                 except ValueError as exc:
                     raise ConfigError(f"remote '{self.name}' has an invalid endpointurl '{self.endpoint}': "
                                       f"{self._scrub(str(exc))}",

@@ -44,16 +44,20 @@ class TransferResult:
 
 
 def paths_by_oid(entries: Iterable[object]) -> dict[str, list[str]]:
-    """oid -> the paths that hold it, from entries with .path and .pointer."""
+    """oid -> the paths that hold it, from entries with .path and .pointer; and
+    'oid:size' -> those whose pointer says that size (a wrong pointer names its own files)."""
     found: dict[str, list[str]] = {}
     for entry in entries:
-        found.setdefault(entry.pointer.oid, []).append(entry.path)  # type: ignore[attr-defined]
+        pointer = entry.pointer  # type: ignore[attr-defined]
+        found.setdefault(pointer.oid, []).append(entry.path)  # type: ignore[attr-defined]
+        found.setdefault(f"{pointer.oid}:{pointer.size}", []).append(entry.path)  # type: ignore[attr-defined]
     return found
 
 
 def _unique_largest_first(pointers: Iterable[Pointer]) -> list[Pointer]:
-    unique = {p.oid: p for p in pointers}
-    return sorted(unique.values(), key=lambda p: p.size, reverse=True)
+    """Each pointer once; two that name one md5 with different sizes are both kept (one is
+    wrong: it fails alone, and the right one still moves the object)."""
+    return sorted(dict.fromkeys(pointers), key=lambda p: p.size, reverse=True)
 
 
 def _batches(work: list[Pointer], count: int = 64, size: int = 4 * 1024 * 1024) -> list[list[Pointer]]:
@@ -138,12 +142,14 @@ def push(cache: Cache, store: ObjectStore, pointers: Iterable[Pointer], jobs: in
     """Send every object the store lacks, or holds with the wrong size or a damaged
     copy (a listing's md5 ETag, a seal broken since it was verified: then it is
     read in place where that is cheap); a damaged copy is quarantined first, then
-    replaced. A corrupt cached object is quarantined and reported, never sent."""
+    replaced, once the cached copy proved to be the pointer's object (a copy there
+    of another size is never moved for a pointer that is wrong: BadPointer). A
+    corrupt cached object is quarantined and reported, never sent."""
     result = TransferResult()
     wanted = _unique_largest_first(pointers)
     stored = store.stat([p.oid for p in wanted])
     todo: list[Pointer] = []
-    damaged: dict[str, str] = {}      # oid -> why the copy there is bad
+    damaged: dict[str, str] = {}      # oid -> what is wrong with the copy there ("it holds ...")
     unknown: set[str] = set()         # present, size right, never verified: read it in place
     for pointer in wanted:
         copy = stored.get(pointer.oid)
@@ -153,12 +159,12 @@ def push(cache: Cache, store: ObjectStore, pointers: Iterable[Pointer], jobs: in
                 continue
             unknown.add(pointer.oid)
         elif copy is not None:
-            damaged[pointer.oid] = (f"it holds {copy.size} bytes, not {pointer.size}" if copy.size != pointer.size
-                                    else "its md5 ETag is not its name")
+            damaged[pointer.oid] = (f"it holds {copy.size} bytes, not the {pointer.size} its pointer says"
+                                    if copy.size != pointer.size else "its md5 ETag is not its name")
         if not cache.has(pointer.oid) and pointer.oid not in unknown:
             result.failed[pointer.oid] = MlvError(
                 f"object {pointer.oid} is missing from the local cache and from remote '{store.name}'"
-                + (f" (the copy there is damaged: {damaged[pointer.oid]})" if pointer.oid in damaged else ""))
+                + (f" (the copy there is not it: {damaged[pointer.oid]})" if pointer.oid in damaged else ""))
             continue
         todo.append(pointer)
 
@@ -177,8 +183,11 @@ def push(cache: Cache, store: ObjectStore, pointers: Iterable[Pointer], jobs: in
                 raise MlvError(f"object {pointer.oid} in remote '{store.name}' is damaged and the local "
                                f"cache has no copy to replace it", store.damage_hint(None))
         elif pointer.oid in damaged:
-            reject(store, pointer.oid, "?", damaged[pointer.oid], quarantine=True)
-            outcome = "repaired"
+            with cache.open(pointer.oid, pointer.size) as reader:
+                reader.ensure_verified()  # this pointer's object: the copy there is not it
+                reject(store, pointer.oid, "?", damaged[pointer.oid], quarantine=True)
+                store.put(pointer.oid, reader, pointer.size)
+            return "repaired"
         copy_object(cache, store, pointer)
         return outcome
 
@@ -193,7 +202,10 @@ def fetch(store: ObjectStore, cache: Cache, pointers: Iterable[Pointer], jobs: i
     result = TransferResult()
     todo = []
     for pointer in _unique_largest_first(pointers):
-        (result.present if cache.has(pointer.oid) else todo).append(pointer)
+        try:
+            (todo if cache.size_of(pointer.oid) is None else result.present).append(pointer)
+        except MlvError as exc:  # an entry there that is no object: refused, never replaced unseen
+            result.failed[pointer.oid] = exc
     if todo:
         store.check_readable()
 
@@ -213,7 +225,7 @@ def report_failures(result: TransferResult, verb: str, paths: dict[str, list[str
         return
     items = list(result.failed.values())
     for oid, exc in list(result.failed.items())[:10]:
-        names = (paths or {}).get(oid) or []
+        names = (paths or {}).get(f"{oid}:{getattr(exc, 'declared', '')}") or (paths or {}).get(oid) or []
         where = f"{names[0]}{f' (and {len(names) - 1} more)' if len(names) > 1 else ''}: " if names else ""
         error(where + exc.message)
     if len(items) > 10:

@@ -10,7 +10,7 @@ from typing import BinaryIO
 
 import pytest
 
-from gitext.errors import CorruptObject, MlvError
+from gitext.errors import BadPointer, CorruptObject, MlvError, SizeMismatch
 from gitext.pointer import Pointer
 from gitext.store.cache import Cache, Ingest
 from gitext.store.directory import DirectoryStore
@@ -260,13 +260,16 @@ def test_receive_wrong_bytes_raises_and_installs_nothing(cache: Cache, mlv_dir: 
 
 
 def test_receive_right_md5_wrong_size(cache: Cache, mlv_dir: Path, tmp_path: Path) -> None:
-    """A pointer whose size disagrees with its object is not satisfied by that object."""
+    """A pointer whose size disagrees with its object is not satisfied by that object;
+    the object is intact, so the pointer is what is wrong: nothing moved, nothing installed."""
     ptr = Pointer(md5(SMALL), len(SMALL) + 1)
     remote = remote_holding(tmp_path, ptr.oid, SMALL)
-    with pytest.raises(CorruptObject), remote.open(ptr.oid, ptr.size) as reader:
+    with pytest.raises(BadPointer) as info, remote.open(ptr.oid, ptr.size) as reader:
         cache.put(ptr.oid, reader, ptr.size)
+    assert f"says size {ptr.size} but object {ptr.oid} is {len(SMALL)} bytes" in info.value.message
     assert objects(mlv_dir) == []
     assert temp_files(mlv_dir) == []
+    assert Path(remote.path(ptr.oid)).read_bytes() == SMALL
 
 
 @pytest.mark.parametrize("data", [SMALL, BIG], ids=["whole", "streamed"])
@@ -434,8 +437,10 @@ def test_small_writer_failure_after_the_last_file_is_reported_at_close(
 
 @pytest.mark.parametrize("stored_size", [None, 2 * len(SMALL) + 10**6], ids=["size-unknown", "size-known"])
 def test_a_read_never_goes_past_the_declared_size(cache: Cache, stored_size: int | None) -> None:
-    """A stored object longer than its pointer says is damaged, and is found so
-    without reading the rest of it (a hostile store could send gigabytes)."""
+    """A stored object longer than its pointer says is found so without reading the
+    rest of it (a hostile store could send gigabytes): one byte past the size when the
+    stored size is unknown; when a local store knows it, the copy is hashed, bounded
+    by that size, to tell a wrong pointer from a damaged copy."""
     class Endless(io.RawIOBase):  # 16 MiB past the object, then EOF (a bound for when the check is broken)
         def __init__(self) -> None:
             self.served = 0
@@ -451,9 +456,9 @@ def test_a_read_never_goes_past_the_declared_size(cache: Cache, stored_size: int
     raw = Endless()
     ptr = Pointer(md5(SMALL), len(SMALL))
     reader = ObjectReader(cache, ptr.oid, ptr.size, raw, stored_size=stored_size)  # type: ignore[arg-type]
-    with pytest.raises(CorruptObject):
+    with pytest.raises(SizeMismatch if stored_size is None else CorruptObject):
         reader.read_all()
-    assert raw.served <= len(SMALL) + 1
+    assert raw.served <= (len(SMALL) + 1 if stored_size is None else stored_size)
 
 
 @pytest.mark.parametrize("data", [SMALL, BIG], ids=["hashed", "sealed"])
