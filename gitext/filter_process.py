@@ -46,7 +46,16 @@ class Content:
 class Delayed:
     pointer: Pointer
     future: Future[None]
+    origin: str = ""
     reported: bool = False
+
+
+def origin_of(headers: dict[str, str]) -> str:
+    """Where git took a smudged file from, as messages add it to its path: ' (from
+    main at 1a2b3c4d5e6f)' from the ref/treeish metadata git sends, else ''."""
+    ref = headers.get("ref", "").removeprefix("refs/heads/")
+    what = " at ".join(part for part in (ref, headers.get("treeish", "")[:12]) if part)
+    return f" (from {what})" if what else ""
 
 
 def parse_headers(lines: list[str]) -> dict[str, str]:
@@ -190,19 +199,20 @@ class FilterProcess:
             self._reply(head)
             return
         may_defer = headers.get("can-delay") == "1"
+        where = origin_of(headers)
         try:
             if self.ctx.cache.has(pointer.oid):
-                self._send_object(path, pointer, may_defer)
+                self._send_object(path, pointer, may_defer, where)
                 return
             why = self.ctx.remote_unusable()
             if why is not None:
                 self.ctx.note_left_as_pointer(path, why)
                 self._reply(pointer.encode())
             elif headers.get("can-delay") == "1":
-                self.delayed[path] = Delayed(pointer, self._download(pointer))
+                self.delayed[path] = Delayed(pointer, self._download(pointer), where)
                 self._reply_delayed()
             else:
-                self._fetch_now(path, pointer)  # git cannot wait: archive, checkout-index, cat-file
+                self._fetch_now(path, pointer, where)  # git cannot wait: archive, checkout-index, cat-file
         except (MlvError, OSError) as exc:
             self._fail(path, exc)
 
@@ -219,14 +229,14 @@ class FilterProcess:
         self.writer.write_flush()
         self.writer.flush()
 
-    def _fetch_now(self, path: str, pointer: Pointer) -> None:
+    def _fetch_now(self, path: str, pointer: Pointer, where: str = "") -> None:
         try:
             self.ctx.fetch(pointer)
         except MlvError as exc:
-            self.ctx.note_left_as_pointer(path, exc.message)
+            self.ctx.note_left_as_pointer(path, exc, where)
             self._reply(pointer.encode())
             return
-        self._send_object(path, pointer)
+        self._send_object(path, pointer, origin=where)
 
     def _download(self, pointer: Pointer) -> Future[None]:
         future = self._downloads.get(pointer.oid)
@@ -244,20 +254,19 @@ class FilterProcess:
     def _finish_delayed(self, path: str, delayed: Delayed) -> None:
         exc = delayed.future.exception()
         if exc is not None:
-            why = exc.message if isinstance(exc, MlvError) else str(exc)
-            self.ctx.note_left_as_pointer(path, why)
+            self.ctx.note_left_as_pointer(path, exc if isinstance(exc, MlvError) else str(exc), delayed.origin)
             self._reply(delayed.pointer.encode())
             return
         try:
-            self._send_object(path, delayed.pointer, may_defer=True)
+            self._send_object(path, delayed.pointer, may_defer=True, origin=delayed.origin)
         except (MlvError, OSError) as err:
             self._fail(path, err)
 
-    def _send_object(self, path: str, pointer: Pointer, may_defer: bool = False) -> None:
+    def _send_object(self, path: str, pointer: Pointer, may_defer: bool = False, origin: str = "") -> None:
         """Stream a cached object to git through its verified reader. In a checkout
         that can wait, objects at or above the large-file threshold stay pointer text
         until git is done, then this process writes them (write_deferred)."""
-        reader = self.ctx.open_for_git(path, pointer, may_defer)
+        reader = self.ctx.open_for_git(path, pointer, may_defer, origin)
         if reader is None:
             self._reply(pointer.encode())
             return

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterable, Iterator
 
 from gitext.context import Context
-from gitext.errors import MlvError
+from gitext.errors import BadPointer, MlvError
 from gitext.git.repo import Repo
 from gitext.git.scanner import TrackedEntry
 from gitext.pending import Journal
@@ -32,6 +32,7 @@ class FilterContext:
         self._large: int | None = None
         self.counts = {"clean": 0, "smudge": 0, "fetched": 0, "compared": 0, "hashed": 0}
         self.left_as_pointer: list[tuple[str, str]] = []   # (path, why)
+        self.bad_pointers: list[tuple[str, BadPointer]] = []  # (path as shown, why): left as pointer text
         self.deferred = Journal(repo.git_dir)
 
     @property
@@ -140,25 +141,39 @@ class FilterContext:
         copy_object(self.store(), self.cache, pointer)
         self.counts["fetched"] += 1
 
-    def note_left_as_pointer(self, path: str, why: str) -> None:
-        self.left_as_pointer.append((path, why))
+    def note_left_as_pointer(self, path: str, why: str | MlvError, origin: str = "") -> None:
+        """Remember a file git gets as pointer text, and why (said once, at the end);
+        ``origin`` says where git took the pointer from (see filter_process.origin_of)."""
+        if isinstance(why, BadPointer):
+            self.bad_pointers.append((path + origin, why))
+        else:
+            self.left_as_pointer.append((path, why if isinstance(why, str) else why.message))
 
-    def open_for_git(self, path: str, pointer: Pointer, may_defer: bool = False) -> ObjectReader | None:
+    def open_for_git(self, path: str, pointer: Pointer, may_defer: bool = False,
+                     origin: str = "") -> ObjectReader | None:
         """The verified stream git gets for ``path`` (its object is cached), or None when
         git gets the pointer text instead: an object of mlv.largefilesize or more in a
         checkout that lets it wait (``may_defer``: this process writes it when git is
         done, so it never passes through git's memory), or one that cannot be read
-        (noted, with why). Requests that cannot wait (git archive, checkout-index,
-        cat-file --filters) get the bytes, as small files do."""
+        (noted, with why: a pointer whose size is not its object's is one). Requests
+        that cannot wait (git archive, checkout-index, cat-file --filters) get the
+        bytes, as small files do."""
         self.known.note(path, pointer)
         if may_defer and pointer.size >= self.large_threshold():
             self.deferred.add(TrackedEntry(path, pointer, 0o100644))
             return None
         try:
-            return self.cache.open(pointer.oid, pointer.size)
+            reader = self.cache.open(pointer.oid, pointer.size)
         except MlvError as exc:
-            self.note_left_as_pointer(path, exc.message)
+            self.note_left_as_pointer(path, exc, origin)
             return None
+        try:
+            reader.check_size()  # before git gets status=success: it cannot be told afterwards
+        except MlvError as exc:
+            reader.close()
+            self.note_left_as_pointer(path, exc, origin)
+            return None
+        return reader
 
     def write_deferred(self) -> None:
         """git has closed our stdin: its last index write and its last hook are done,
@@ -189,6 +204,8 @@ class FilterContext:
         done = write_pointer_files(self.repo, self.cache, mine, self.config.linktype())
         for path, exc in done.failed.items():
             error(f"{path}: {exc.message}")
+        for path, refused in done.refused.items():
+            self.note_left_as_pointer(path, refused)
         for entry in done.missing:
             self.note_left_as_pointer(entry.path, f"object {entry.pointer.oid} is no longer in the local cache")
         self.deferred.close(done=not done.failed)
@@ -197,7 +214,7 @@ class FilterContext:
         """A small object whole, verified; None (noted) when it is corrupt (quarantined)."""
         try:
             with reader:
-                return reader.read_all()
+                return reader.read_all(SMALL_VERIFY)
         except MlvError as exc:
             print(f"warning: git-mlv: {exc.message}" + (f"\nhint: {exc.hint}" if exc.hint else ""), file=sys.stderr)
             self.note_left_as_pointer(path, f"object {reader.oid} in the cache was corrupt")
@@ -224,12 +241,19 @@ class FilterContext:
         self.context.close()
         if self.left_as_pointer:
             path, why = self.left_as_pointer[0]
-            more = len(self.left_as_pointer) - 1
-            also = f" (and {more} more file{'s' if more != 1 else ''})" if more else ""
-            print(f"warning: git-mlv: {path}{also} left as pointer text: {why}\n"
+            print(f"warning: git-mlv: {path}{_more(self.left_as_pointer)} left as pointer text: {why}\n"
                   f"hint: run 'git mlv pull' once the object(s) can be had", file=sys.stderr)
+        if self.bad_pointers:
+            path, bad = self.bad_pointers[0]
+            print(f"warning: git-mlv: {path}{_more(self.bad_pointers)} left as pointer text: {bad.message}\n"
+                  f"hint: {bad.hint}", file=sys.stderr)
         trace(f"filter done pid={os.getpid()} " + " ".join(f"{k}={v}" for k, v in self.counts.items())
               + f" maxrss_kib={_maxrss_kib()}")
+
+
+def _more(noted: list) -> str:  # type: ignore[type-arg]
+    more = len(noted) - 1
+    return f" (and {more} more file{'s' if more != 1 else ''})" if more else ""
 
 
 def _prefix(obj: ObjectReader, size: int) -> Iterator[bytes]:

@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from gitext import faults
-from gitext.errors import MlvError
+from gitext.errors import BadPointer, MlvError, NotAnObject
 from gitext.git import worktree
 from gitext.git.index_file import index_path
 from gitext.git.repo import Repo
@@ -113,25 +113,34 @@ class Materialised:
     missing: list[TrackedEntry] = field(default_factory=list)    # object not in cache
     kept: list[str] = field(default_factory=list)                # user content, left alone
     failed: dict[str, MlvError] = field(default_factory=dict)
+    # left as pointer text for a reason in the pointer or the cache, not in the write: a wrong
+    # pointer, a cache entry that is no object (the filter warned when git checked the file out;
+    # the post-checkout hook does not say it again)
+    refused: dict[str, BadPointer | NotAnObject] = field(default_factory=dict)
 
     @property
     def nothing_done(self) -> bool:
-        return not (self.written or self.missing or self.failed)
+        return not (self.written or self.missing or self.failed or self.refused)
 
     def report(self, quiet: bool, quiet_missing: bool = False) -> int:
         """Say what was written and what was not; exit code 1 when objects were missing,
-        MlvError when files could not be written."""
+        MlvError when files could not be written. ``quiet_missing``: a fetch just said
+        why objects could not be had (a cache entry that is no object is one)."""
         if self.written and not quiet:
             print(f"{plural(len(self.written), 'file')} written")
-        for path, exc in list(self.failed.items())[:10]:
-            error(f"{path}: {exc.message}")
+        failed: dict[str, MlvError] = {**self.failed, **self.refused}
+        for path, exc in list(failed.items())[:10]:
+            if not (quiet_missing and isinstance(exc, NotAnObject)):
+                error(f"{path}: {exc.message}")
         if self.missing and not quiet_missing:
             first = self.missing[0]
             warn(f"{plural(len(self.missing), 'file')} not written: object not in the local cache "
                  f"(e.g. {first.path}, {first.pointer.oid})", "run 'git mlv pull' to download them")
-        if self.failed:
-            raise MlvError(f"{plural(len(self.failed), 'file')} could not be written",
-                           "fix the errors above and run the command again")
+        if failed:
+            hints = {exc.hint for exc in failed.values()}
+            raise MlvError(f"{plural(len(failed), 'file')} could not be written",
+                           hints.pop() if len(hints) == 1 and None not in hints
+                           else "fix the errors above and run the command again")
         return 1 if self.missing else 0
 
 
@@ -148,6 +157,22 @@ def holds_pointer_or_missing(full: str, pointer: Pointer) -> bool:
         return False
     with open(full, "rb") as f:
         return f.read(len(text) + 1) == text
+
+
+def judge_cached(cache: Cache, pointer: Pointer) -> bool | MlvError:
+    """True when the cached object can be written out for ``pointer``, False when it is
+    not cached, else why not: an entry that is not a regular file (NotAnObject), a size
+    that is not the pointer's (BadPointer when the object is intact, CorruptObject
+    when not: see ObjectReader.check_size)."""
+    try:
+        size = cache.size_of(pointer.oid)
+        if size is None or size == pointer.size:
+            return size is not None
+        with cache.open(pointer.oid, pointer.size) as reader:
+            reader.check_size()
+    except MlvError as exc:
+        return exc
+    return True
 
 
 def write_from_cache(cache: Cache, pointer: Pointer, full: str, mode: int,
@@ -223,8 +248,12 @@ def materialise(repo: Repo, cache: Cache, entries: Iterable[TrackedEntry], jobs:
             result.failed[entry.path] = MlvError(f"not written: {why}")
         elif not holds_pointer_or_missing(full, entry.pointer) or existing_only and not os.path.lexists(full):
             result.kept.append(entry.path)
-        elif not cache.has(entry.pointer.oid):
+        elif (ready := judge_cached(cache, entry.pointer)) is False:
             result.missing.append(entry)
+        elif isinstance(ready, (BadPointer, NotAnObject)):
+            result.refused[entry.path] = ready
+        elif isinstance(ready, MlvError):
+            result.failed[entry.path] = ready
         else:
             todo.append((entry, full))
     if refresh and large is not None:

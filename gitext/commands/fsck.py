@@ -3,7 +3,9 @@
 A corrupt object is moved aside (the cache's to ``.git/mlv/bad/``, a directory
 remote's to ``<remote>/bad/``, an S3 remote's to ``<prefix>bad/``), never
 deleted, so its name is free for a good copy; a remote's is then replaced
-from the local cache when that holds a good one."""
+from the local cache when that holds a good one. A pointer in HEAD or the
+index whose size is not its intact object's is a bad pointer: reported with
+the commit and path, the object kept."""
 from __future__ import annotations
 
 import os
@@ -14,9 +16,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gitext.context import Context
-from gitext.errors import CorruptObject, MlvError, ObjectMissing, UsageError
-from gitext.git.objects import head_exists
-from gitext.git.scanner import Scanner
+from gitext.errors import BadPointer, CorruptObject, MlvError, ObjectMissing, UsageError
+from gitext.git.objects import head_exists, resolve_commit
+from gitext.git.scanner import Scanner, TrackedEntry
 from gitext.git.worktree import ls_files
 from gitext.output import error, plural, warn
 from gitext.pointer import Pointer
@@ -48,12 +50,15 @@ def run_fsck(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     with Context() as ctx:
-        needed = _checked_out(ctx)
+        uses = _pointers_in_use(ctx)
+        needed: dict[str, tuple[Pointer, str]] = {}
+        for _where, entry in uses:
+            needed.setdefault(entry.pointer.oid, (entry.pointer, entry.path))
         findings = Findings()
         quiet = getattr(args, "quiet", False)
         if args.remote is None:
             store = None
-            bad = _check_store(ctx, ctx.cache, needed, args.jobs or os.cpu_count() or 2, findings, quiet)
+            bad = _check_store(ctx, ctx.cache, needed, args.jobs or os.cpu_count() or 2, findings, quiet, uses)
             if bad:
                 print("hint: run 'git mlv pull' (or 'git mlv fetch --all') to download good copies", file=sys.stderr)
             for path in ctx.cache.stale_temps(STALE_TEMP_SECONDS) + _worktree_temps(ctx):
@@ -62,7 +67,7 @@ def run_fsck(args: argparse.Namespace) -> int:
         else:
             store = ctx.store(args.remote or None)
             store.check_readable()
-            _check_store(ctx, store, needed, ctx.jobs(store, args.jobs), findings, quiet)
+            _check_store(ctx, store, needed, ctx.jobs(store, args.jobs), findings, quiet, uses)
             for path in store.stale_temps(STALE_TEMP_SECONDS):
                 findings.error(f"stale temp file {path} in remote '{store.name}' (left by an interrupted push; "
                                f"delete it)")
@@ -70,30 +75,33 @@ def run_fsck(args: argparse.Namespace) -> int:
     return 1 if findings.problems else 0
 
 
-def _checked_out(ctx: Context) -> dict[str, tuple[Pointer, str]]:
-    """oid -> (pointer, a path using it) for HEAD and the index of this worktree."""
+def _pointers_in_use(ctx: Context) -> list[tuple[str, TrackedEntry]]:
+    """(where, entry) for every pointer in the index of this worktree, then in HEAD
+    ('the index', 'commit 1a2b3c4d5e6f (HEAD)'); one staged as HEAD has it is named
+    by the commit only."""
     scanner = Scanner(ctx.repo)
-    found: dict[str, tuple[Pointer, str]] = {}
-    entries = scanner.rev_entries("HEAD") if head_exists(ctx.repo) else []
-    if not ctx.repo.is_bare:
-        entries = scanner.index_entries() + entries
-    for entry in entries:
-        found.setdefault(entry.pointer.oid, (entry.pointer, entry.path))
-    return found
+    staged = scanner.index_entries() if not ctx.repo.is_bare else []
+    committed: list[TrackedEntry] = []
+    where = ""
+    if head_exists(ctx.repo):
+        where = f"commit {resolve_commit(ctx.repo, 'HEAD')[:12]} (HEAD)"
+        committed = scanner.rev_entries("HEAD")
+    in_head = set(committed)
+    return [("the index", e) for e in staged if e not in in_head] + [(where, e) for e in committed]
 
 
-def _hash_all(store: ObjectStore, oids: list[str], jobs: int) -> Iterator[tuple[str, MlvError | None]]:
-    """(oid, the error its check raised or None), re-hashed ``jobs`` at a time
-    (hashlib releases the GIL); a corrupt object is quarantined by its reader."""
-    def one(oid: str) -> tuple[str, MlvError | None]:
+def _hash_all(store: ObjectStore, oids: list[str], jobs: int) -> Iterator[tuple[str, MlvError | int]]:
+    """(oid, the error its check raised or the object's size), re-hashed ``jobs`` at a
+    time (hashlib releases the GIL); a corrupt object is quarantined by its reader."""
+    def one(oid: str) -> tuple[str, MlvError | int]:
         try:
             with store.open(oid, rehash=True, quarantine=True) as reader:
                 reader.verify()
+                return oid, reader.pos
         except MlvError as exc:
             return oid, exc
         except OSError as exc:
             return oid, MlvError(f"cannot read object {oid}: {exc.strerror or exc}")
-        return oid, None
 
     if jobs <= 1 or len(oids) <= 1:
         yield from map(one, oids)
@@ -103,18 +111,21 @@ def _hash_all(store: ObjectStore, oids: list[str], jobs: int) -> Iterator[tuple[
 
 
 def _check_store(ctx: Context, store: ObjectStore, needed: dict[str, tuple[Pointer, str]], jobs: int,
-                 findings: Findings, quiet: bool) -> int:
-    """Check every object in ``store``; repair a remote's bad ones from the cache. The count of bad ones."""
+                 findings: Findings, quiet: bool, uses: list[tuple[str, TrackedEntry]]) -> int:
+    """Check every object in ``store``; repair a remote's bad ones from the cache; report
+    the pointers of ``uses`` whose size is not their intact object's. The count of bad objects."""
     oids = list(store.iter_oids())
     checked = bad = 0
+    intact: dict[str, int] = {}
     for oid, problem in _hash_all(store, oids, jobs):
         if isinstance(problem, ObjectMissing):
             continue  # deleted meanwhile (a concurrent prune): nothing to check
-        if problem is not None and not isinstance(problem, CorruptObject):
+        if isinstance(problem, MlvError) and not isinstance(problem, CorruptObject):
             findings.error(problem.message)
             continue
         checked += 1
-        if problem is None:
+        if isinstance(problem, int):
+            intact[oid] = problem
             continue
         bad += 1
         users = f" (used by {needed[oid][1]})" if oid in needed else ""
@@ -122,6 +133,11 @@ def _check_store(ctx: Context, store: ObjectStore, needed: dict[str, tuple[Point
         findings.error(f"object {oid}{users} in {store.label} is corrupt ({problem.detail}); {where}")
         if store is not ctx.cache and problem.moved_to and ctx.cache.has(oid):
             _repair(ctx, store, oid, findings)
+    for where, entry in uses:
+        size = intact.get(entry.pointer.oid)
+        if size is not None and size != entry.pointer.size:
+            findings.error(f"{entry.path} in {where}: "
+                           f"{BadPointer(entry.pointer.oid, entry.pointer.size, size, store.label).message}")
     if not quiet:
         state = "all intact" if not bad else f"{bad} corrupt"
         if not bad or store is not ctx.cache:
