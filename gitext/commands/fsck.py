@@ -149,8 +149,10 @@ def _check_store(ctx: Context, store: ObjectStore, needed: dict[str, tuple[Point
 
 
 def _repair(ctx: Context, store: ObjectStore, oid: str, findings: Findings) -> None:
-    size = ctx.cache.stat([oid])[oid].size
     try:
+        size = ctx.cache.size_of(oid)
+        if size is None:
+            raise MlvError("it is no longer there")
         copy_object(ctx.cache, store, Pointer(oid, size))
     except MlvError as exc:
         findings.error(f"cannot repair object {oid} from the local cache: {exc.message}")
