@@ -5,10 +5,11 @@ Only blobs of pointer size (20 to 200 bytes) are ever read, each once per
 scanner: blob ids are immutable, so the answer is remembered."""
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from gitext.errors import MlvError
+from gitext.errors import GitError, MlvError
 from gitext.git.objects import BlobRef, resolve_commit
 from gitext.git.repo import Repo
 from gitext.git.worktree import FILE_MODES
@@ -66,16 +67,38 @@ class Scanner:
         return list(self.tree_entries(self.repo.pygit2[resolve_commit(self.repo, rev)].tree))  # type: ignore[attr-defined]
 
     def index_entries(self) -> list[TrackedEntry]:
-        """Every pointer staged in this worktree's index (stage 0)."""
-        index = self.repo.pygit2.index
-        index.read(False)
+        """Every pointer staged in this worktree's index whose file git keeps in the
+        working tree: entries a sparse checkout leaves out (skip-worktree) are not
+        listed, nothing of theirs is checked out. git itself reads the index, so a
+        sparse index (which libgit2 cannot read) and GIT_INDEX_FILE are honoured."""
+        if self.repo.is_bare:  # 'git ls-files' needs a working tree
+            index = self.repo.pygit2.index
+            index.read(False)
+            rows = [(entry.path, entry.id, entry.mode) for entry in index]
+        else:
+            rows = list(self._git_index_rows())
         out = []
-        for entry in index:
-            if entry.mode in FILE_MODES:
-                ptr = self.read(entry.id)
+        for path, blob_id, mode in rows:
+            if mode in FILE_MODES:
+                ptr = self.read(blob_id)
                 if ptr is not None:
-                    out.append(TrackedEntry(entry.path, ptr, entry.mode))
+                    out.append(TrackedEntry(path, ptr, mode))
         return out
+
+    def _git_index_rows(self, env: dict[str, str] | None = None,
+                        skip_worktree: bool = False) -> Iterator[tuple[str, object, int]]:
+        """(path, blob id, mode) of every index entry (conflict stages included), from
+        'git ls-files --stage -t'; skip-worktree entries only with ``skip_worktree``."""
+        import pygit2
+
+        for record in self.repo.run(["ls-files", "--stage", "-t", "-z"], env=env).split(b"\0"):
+            if not record:
+                continue
+            meta, _, raw_path = record.partition(b"\t")
+            tag, mode, blob, _stage = meta.decode().split(" ")
+            if tag == "S" and not skip_worktree:
+                continue
+            yield raw_path.decode("utf-8", "surrogateescape"), pygit2.Oid(hex=blob), int(mode, 8)
 
     def commits_pointers(self, include: Iterable[str], exclude: Iterable[str] = ()) -> dict[str, Pointer]:
         """Pointers introduced by the commits reachable from ``include`` but not from
@@ -141,17 +164,29 @@ class Scanner:
         return found
 
     def index_file_pointers(self, path: str) -> dict[str, Pointer]:
-        """Every pointer staged in the index file ``path``, conflict stages included."""
+        """Every pointer staged in the index file ``path``, conflict stages and
+        skip-worktree entries included; read by git (a sparse index is one libgit2
+        cannot read), by libgit2 in a bare repository."""
         import pygit2
 
-        try:
-            index = pygit2.Index(path)
-        except (OSError, ValueError, pygit2.GitError):
+        if not os.path.isfile(path):
             return {}
-        blobs = [e.id for e in index if e.mode in FILE_MODES]
-        if index.conflicts is not None:
-            for sides in index.conflicts:
-                blobs += [e.id for e in sides if e is not None and e.mode in FILE_MODES]
+        if not self.repo.is_bare:
+            env = {**os.environ, "GIT_INDEX_FILE": path}
+            try:
+                blobs = [blob for _path, blob, mode in self._git_index_rows(env, skip_worktree=True)
+                         if mode in FILE_MODES]
+            except GitError:
+                return {}  # an index git cannot read either
+        else:
+            try:
+                index = pygit2.Index(path)
+            except (OSError, ValueError, pygit2.GitError):
+                return {}
+            blobs = [e.id for e in index if e.mode in FILE_MODES]
+            if index.conflicts is not None:
+                for sides in index.conflicts:
+                    blobs += [e.id for e in sides if e is not None and e.mode in FILE_MODES]
         found = {}
         for blob in blobs:
             ptr = self.read(blob)
