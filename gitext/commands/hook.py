@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import argparse
 
     from gitext.context import Context
+    from gitext.pointer import Pointer
 
 BIG_UNTRACKED = 10 * 1024 * 1024
 
@@ -53,6 +54,10 @@ def _pushed_range(stdin: bytes) -> tuple[list[str], list[str]]:
 
 
 def pre_push(hook_args: list[str], stdin: bytes) -> int:
+    """Upload the objects of the commits being pushed that the store lacks. What the
+    remote has is what git says on stdin (each ref's remote sha); commits that only
+    the remote's remote-tracking refs cover are not trusted blindly (such a ref can
+    outlive its branch on the server): their objects are checked with the store."""
     if os.environ.get("MLV_SKIP_PUSH", "") not in ("", "0"):
         return 0
     include, exclude = _pushed_range(stdin)
@@ -64,23 +69,39 @@ def pre_push(hook_args: list[str], stdin: bytes) -> int:
 
     with Context() as ctx:
         remote = hook_args[0] if hook_args else os.environ.get("PRE_COMMIT_REMOTE_NAME", "")
-        if remote and "/" not in remote and ":" not in remote:
-            exclude += remote_tracking_tips(ctx.repo, remote)
-        pointers = Scanner(ctx.repo).commits_pointers(include, exclude)
+        scanner = Scanner(ctx.repo)
+        pointers = scanner.commits_pointers(include, exclude)
         if not pointers:
             return 0
-        return _upload(ctx, list(pointers.values()))
+        behind_tracking: list[Pointer] = []
+        if remote and "/" not in remote and ":" not in remote:
+            tracking = remote_tracking_tips(ctx.repo, remote)
+            if tracking:
+                fresh = scanner.commits_pointers(include, exclude + tracking)
+                behind_tracking = [p for oid, p in pointers.items() if oid not in fresh]
+                pointers = fresh
+        return _upload(ctx, list(pointers.values()), behind_tracking)
 
 
-def _upload(ctx: Context, pointers: list) -> int:  # type: ignore[type-arg]
+def _upload(ctx: Context, pointers: list[Pointer], behind_tracking: list[Pointer]) -> int:
+    """Upload ``pointers``' objects that the store lacks or holds damaged. Those of
+    ``behind_tracking`` are in commits only remote-tracking refs say the remote has
+    (such a ref can outlive its branch on the server): one exists() batch, and the
+    ones missing are uploaded too."""
     from gitext.output import human_size, note
     from gitext.store.transfer import push, report_failures
 
     try:
         store = ctx.store()
     except MlvError as exc:
-        raise MlvError(f"push blocked: {len(pointers)} tracked object(s) to upload, but {exc.message}",
+        count = len(pointers) + len(behind_tracking)
+        raise MlvError(f"push blocked: the pushed commits refer to {count} tracked object(s), but {exc.message}",
                        (exc.hint or "") + "; or push without data: git push --no-verify") from None
+    if behind_tracking:
+        present = store.exists([p.oid for p in behind_tracking])
+        pointers = pointers + [p for p in behind_tracking if p.oid not in present]
+    if not pointers:
+        return 0
     result = push(ctx.cache, store, pointers, ctx.jobs(store))
     if result.done:
         note(f"uploaded {len(result.done)} object(s) ({human_size(result.bytes_done)}) to '{store.name}'")
