@@ -47,9 +47,11 @@ class ObjectStore(Protocol):
 
     def open(self, oid: str, size: int | None = None, *, rehash: bool = False, suffix: str = "",
              quarantine: bool = False, check: bool = True) -> ObjectReader:
-        """The object as a verified stream; ObjectMissing if absent. ``rehash`` ignores
-        seals; ``quarantine`` sets a bad copy aside when the read finds it;
-        ``check=False`` only hashes (the caller judges: import of DVC 2.x names)."""
+        """The object as a verified, bounded stream; ObjectMissing if absent, NotAnObject
+        for an entry that is not a regular file (never opened). ``rehash`` ignores
+        seals; ``quarantine`` sets a copy aside when its bytes do not hash to its name
+        (never for its size alone: see ObjectReader.check_size); ``check=False`` only
+        hashes (the caller judges: import of DVC 2.x names)."""
 
     def put(self, oid: str, reader: ObjectReader, size: int) -> None:
         """Store what ``reader`` yields under ``oid``, verified on the way; nothing
