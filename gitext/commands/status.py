@@ -1,6 +1,10 @@
-"""git mlv status: tracked files staged, modified, and not yet pushed."""
+"""git mlv status: tracked files staged, modified, and not yet pushed. Paths are
+shown relative to the current directory, as git status shows them."""
 from __future__ import annotations
 
+import os
+import posixpath
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from gitext.context import Context
@@ -33,17 +37,32 @@ def run_status(args: argparse.Namespace) -> int:
         if has_head:
             for entry in scanner.rev_entries("HEAD"):
                 known.setdefault(entry.pointer.oid, entry)
+        shown = _shown_path(ctx)
         print()
-        _print_unpushed(ctx, known)
+        _print_unpushed(ctx, known, shown)
         left = pointer_files(ctx.repo, True)[0]
     for title, items in (("Changes to be committed:", staged), ("Changes not staged for commit:", unstaged)):
-        _print_changes(title, [c for c in items if attrs.get(c.path) == "mlv"])
+        _print_changes(title, [c for c in items if attrs.get(c.path) == "mlv"], shown)
     if left:
-        _print_pointer_text(ctx, left)
+        _print_pointer_text(ctx, left, shown)
     return 0
 
 
-def _print_pointer_text(ctx: Context, left: list[PointerFile]) -> None:
+def _shown_path(ctx: Context) -> Callable[[str], str]:
+    """How a root-relative path is printed: relative to the current directory when
+    that is inside the working tree (git's status.relativePaths, default true), quoted
+    as git quotes it."""
+    root = ctx.repo.root
+    if root is None or not ctx.config.get_bool("status.relativepaths", True):
+        return quote_path
+    here = os.path.relpath(os.path.realpath(os.getcwd()), os.path.realpath(root))
+    if here == "." or here == os.pardir or here.startswith(os.pardir + os.sep):
+        return quote_path
+    here = here.replace(os.sep, "/")
+    return lambda path: quote_path(posixpath.relpath(path, here))
+
+
+def _print_pointer_text(ctx: Context, left: list[PointerFile], shown: Callable[[str], str]) -> None:
     """Files that hold pointer text where their data belongs (git itself sees nothing
     wrong: cleaning pointer text gives the same pointer)."""
     print()
@@ -52,10 +71,10 @@ def _print_pointer_text(ctx: Context, left: list[PointerFile]) -> None:
           + "):")
     for f in sorted(left, key=lambda f: f.path):
         where = "cached" if ctx.cache.has(f.pointer.oid) else "not in the local cache"
-        print(f"\t{quote_path(f.path)} ({f.pointer.short}, {human_size(f.pointer.size)}, {where})")
+        print(f"\t{shown(f.path)} ({f.pointer.short}, {human_size(f.pointer.size)}, {where})")
 
 
-def _print_unpushed(ctx: Context, known: dict[str, TrackedEntry]) -> None:
+def _print_unpushed(ctx: Context, known: dict[str, TrackedEntry], shown: Callable[[str], str]) -> None:
     try:
         store = ctx.store()
     except MlvError as exc:
@@ -73,14 +92,14 @@ def _print_unpushed(ctx: Context, known: dict[str, TrackedEntry]) -> None:
         return
     print(f"Objects not yet pushed to '{store.name}'{note}:")
     for entry in sorted(missing, key=lambda e: e.path):
-        print(f"\t{quote_path(entry.path)} ({entry.pointer.oid[:8]}, {human_size(entry.pointer.size)})")
+        print(f"\t{shown(entry.path)} ({entry.pointer.oid[:8]}, {human_size(entry.pointer.size)})")
 
 
-def _print_changes(title: str, items: list[PathStatus]) -> None:
+def _print_changes(title: str, items: list[PathStatus], shown: Callable[[str], str]) -> None:
     print()
     if not items:
         print(f"{title} none")
         return
     print(title)
     for change in items:
-        print(f"\t{WORDS.get(change.status, change.status)}: {quote_path(change.path)}")
+        print(f"\t{WORDS.get(change.status, change.status)}: {shown(change.path)}")
