@@ -9,24 +9,32 @@ from gitext.errors import MlvError
 from gitext.output import say
 from gitext.pathmatch import path_filter
 from gitext.pending import forget
-from gitext.store.transfer import fetch, paths_by_oid, report_failures
+from gitext.store.transfer import TransferResult, fetch, paths_by_oid, report_failures
 from gitext.workdir import materialise, refresh_finished_writes, require_unlocked_index, worktree_entries
 
 if TYPE_CHECKING:
     import argparse
 
+    from gitext.pointer import Pointer
+    from gitext.store.cache import Cache
+
 
 def run_pull(args: argparse.Namespace) -> int:
     with Context() as ctx:
         ctx.repo.require_worktree()
-        store = ctx.store(args.remote)
-        store.check_readable()
         keep = path_filter(args.include, args.exclude) if (args.include or args.exclude) else None
         entries, foreign, journals = worktree_entries(ctx.repo, keep)
-        jobs = ctx.jobs(store, args.jobs)
-        result = fetch(store, ctx.cache, [e.pointer for e in entries], jobs, progress=not args.quiet)
-        if result.done:
-            say(args.quiet, result.summary("fetched", store.name))
+        pointers = [e.pointer for e in entries]
+        if args.remote or not all_cached(ctx.cache, pointers):
+            store = ctx.store(args.remote)
+            store.check_readable()
+            jobs = ctx.jobs(store, args.jobs)
+            result = fetch(store, ctx.cache, pointers, jobs, progress=not args.quiet)
+            if result.done:
+                say(args.quiet, result.summary("fetched", store.name))
+        else:  # everything is here: no remote needed (none may be configured, or reachable)
+            jobs = args.jobs or 4
+            result = TransferResult(present=pointers)
         if entries:
             require_unlocked_index(ctx.repo, "pull")
         done = materialise(ctx.repo, ctx.cache, entries, jobs=max(2, min(jobs, os.cpu_count() or 2)),
@@ -45,3 +53,12 @@ def run_pull(args: argparse.Namespace) -> int:
     if fetch_error is not None:
         raise fetch_error
     return code
+
+
+def all_cached(cache: Cache, pointers: list[Pointer]) -> bool:
+    """Whether every object is in the cache already (an entry there that is no
+    object counts as missing: fetch then says what it is)."""
+    try:
+        return all(cache.size_of(p.oid) is not None for p in pointers)
+    except MlvError:
+        return False

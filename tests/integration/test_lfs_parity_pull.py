@@ -8,8 +8,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import err, git, mlv, out
 from tests.integration.lfs_parity import cached, clone_pointers, md5, published, status_clean, write
 
@@ -136,11 +134,6 @@ def test_pull_during_a_merge_conflict_changes_nothing(repo: Path) -> None:
     assert len(out(git(repo, "ls-files", "-u")).splitlines()) == 3
 
 
-@pytest.mark.xfail(strict=True, reason="pull checks the remote before looking at what is needed: with every "
-                   "object cached it still fails ('no git mlv remote is configured', or 'remote ... does not "
-                   "exist' for a local store not created yet), though docs/commands/pull.md says the missing "
-                   "directory is an error only 'if there is anything to download' (gitext/commands/pull.py calls "
-                   "ctx.store() and check_readable() first)")
 def test_pull_with_nothing_to_download_needs_no_remote(tmp_path: Path) -> None:
     """t-pull.sh "pull with merge conflict" and "pull with empty file doesn't modify
     mtime": both run 'git lfs pull' in a repository that has no remote at all and
