@@ -71,6 +71,17 @@ class Context:
                                  f"(see 'git mlv remote list'); for the ref, write {words[0]}/BRANCH")
         return None, words
 
+    def require_filter(self) -> None:
+        """Refuse to write tracked files while git has no mlv filter configured: git
+        would record their bytes instead of pointers at the next index update."""
+        settings = self.config.settings
+        if not (settings.get("filter.mlv.process") or settings.get("filter.mlv.clean")):
+            from gitext.errors import MlvError
+
+            raise MlvError("git mlv is not installed for this repository (git config has no filter.mlv): "
+                           "written files would be staged as plain data",
+                           "run 'git mlv install' (or 'git mlv install --global'), then this command again")
+
     def jobs(self, store: ObjectStore, requested: int | None = None) -> int:
         """--jobs, else the remote's 'jobs' option, else mlv.jobs, else the store's default."""
         return self.config.jobs(store.name, store.default_jobs, requested)

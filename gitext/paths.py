@@ -13,15 +13,19 @@ import os
 
 def unsafe_reason(root: str, rel: str) -> str | None:
     """Why git mlv must not write the '/'-separated path ``rel`` below ``root``
-    (absolute, '..', '.git', or a leading directory that is a symbolic link), or None."""
+    (absolute, '..', '.git', or a leading directory that is a symbolic link or a
+    file), or None."""
     parts = rel.split("/")
     if not rel or rel.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\0" in rel:
         return f"'{rel}' is not a path inside the working tree"
     if any(p.lower() == ".git" for p in parts):
         return f"'{rel}' is inside .git"
     for depth in range(1, len(parts)):
-        if os.path.islink(os.path.join(root, *parts[:depth])):
+        lead = os.path.join(root, *parts[:depth])
+        if os.path.islink(lead):
             return f"'{'/'.join(parts[:depth])}' is a symbolic link (never written through)"
+        if os.path.lexists(lead) and not os.path.isdir(lead):
+            return f"'{'/'.join(parts[:depth])}' is a file, not a directory"
     return None
 
 
@@ -32,6 +36,8 @@ def typed_path(root: str, path: str) -> str:
     from gitext.errors import UsageError
 
     full = os.path.abspath(path)
+    if os.path.realpath(full) == os.path.realpath(root):
+        return ""  # '..' from a subdirectory, '.', the root's own path
     rel = os.path.relpath(os.path.realpath(os.path.dirname(full)), os.path.realpath(root))
     rel = os.path.normpath(os.path.join(rel, os.path.basename(full)))
     if rel == ".." or rel.startswith(".." + os.sep):

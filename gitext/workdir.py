@@ -200,9 +200,12 @@ def checkout_through_git(repo: Repo, entries: list[TrackedEntry]) -> tuple[list[
     filter (the objects are cached, so that is a stream from the cache) and records
     its stat data in the index, so nothing has to be cleaned again afterwards.
     Returns (written paths, entries git left as pointer text, e.g. no filter installed)."""
+    modes = {}
     for entry in entries:  # git skips a file whose stat data still matches the index, even with -f
+        full = os.path.join(repo.root or "", entry.path)
         try:
-            os.utime(os.path.join(repo.root or "", entry.path), ns=(1, 1))  # it holds only pointer text
+            modes[entry.path] = stat.S_IMODE(os.lstat(full).st_mode)
+            os.utime(full, ns=(1, 1))  # it holds only pointer text
         except FileNotFoundError:
             pass
     worktree.checkout_index(repo, [e.path for e in entries])  # the filter's warnings reach the user
@@ -222,7 +225,20 @@ def checkout_through_git(repo: Repo, entries: list[TrackedEntry]) -> tuple[list[
             # it held pointer text or was missing before: anything else is git's partial write
             # (disk full, size limit); remove it so no rerun mistakes it for a user's edit
             os.unlink(full)
+    # git recreates each file with its default mode: a file made read-only stays so
+    # (as a streamed file does), and its index entry gets the new stat data
+    chmodded = [p for p in written if p in modes and stat.S_IMODE(os.lstat(os.path.join(repo.root or "", p)).st_mode)
+                != modes[p] and _chmod(os.path.join(repo.root or "", p), modes[p])]
+    worktree.update_index(repo, chmodded)
     return written, left
+
+
+def _chmod(path: str, mode: int) -> bool:
+    try:
+        os.chmod(path, mode)
+    except OSError:
+        return False
+    return True
 
 
 def materialise(repo: Repo, cache: Cache, entries: Iterable[TrackedEntry], jobs: int = 4,

@@ -19,6 +19,8 @@ def run_checkout(args: argparse.Namespace) -> int:
     with Context() as ctx:
         prefixes = [typed_path(ctx.root, path) for path in args.paths]
         _require_known(ctx, args.paths, prefixes)
+        ctx.repo.require_worktree()
+        ctx.require_filter()
 
         def keep(path: str) -> bool:
             return any(not pre or path == pre or path.startswith(pre + "/") for pre in prefixes)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 def run_pull(args: argparse.Namespace) -> int:
     with Context() as ctx:
         ctx.repo.require_worktree()
+        ctx.require_filter()
         keep = path_filter(args.include, args.exclude) if (args.include or args.exclude) else None
         entries, foreign, journals = worktree_entries(ctx.repo, keep)
         pointers = [e.pointer for e in entries]

@@ -178,7 +178,7 @@ def unsafe_path(root: str, dvcfile: DvcFile) -> str | None:
     """Why the import must not write (nor read) a path it would for ``dvcfile``: each
     file of its outputs, its directory outputs, the .gitignore files it edits. Checked
     on the real file system: gitext.paths.unsafe_reason (absolute, '..', .git, a
-    leading directory that is a symbolic link), a leading part that is a file, and a
+    leading directory that is a symbolic link or a file), and a
     link in place of a .gitignore or a directory output (a link in place of a data
     file is fine: it is replaced, never followed). None when every path is safe."""
     for output in dvcfile.outputs:
@@ -190,20 +190,11 @@ def unsafe_path(root: str, dvcfile: DvcFile) -> str | None:
                 return f"'{path}' is a file git or git mlv reads itself, never data to track"
         ignore = posixpath.join(posixpath.dirname(output.path), ".gitignore")
         for path in dict.fromkeys([*files, ignore, *([output.path] if output.is_dir else [])]):
-            why = unsafe_reason(root, path) or _file_on_the_way(root, path)
+            why = unsafe_reason(root, path)
             if why is None and path not in files and os.path.islink(os.path.join(root, path)):
                 why = f"'{path}' is a symbolic link (never read or written through)"
             if why is not None:
                 return why if why.startswith(f"'{path}' ") else f"'{path}' cannot be written: {why}"
-    return None
-
-
-def _file_on_the_way(root: str, path: str) -> str | None:
-    parts = path.split("/")
-    for depth in range(1, len(parts)):
-        lead = os.path.join(root, *parts[:depth])
-        if os.path.lexists(lead) and not os.path.isdir(lead):
-            return f"'{'/'.join(parts[:depth])}' is a file, not a directory"
     return None
 
 
