@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 INT = "tests/integration/"
 C = "test_corruption.py::"
+SEC = "tests/security/"
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,34 @@ MUTATIONS = [
              "SECRET_KEYS = frozenset()",
              (INT + "test_security.py::test_secrets_never_land_in_mlvconfig_logs_or_messages",
               "tests/fuzz/test_fuzz_config.py::test_any_mlvconfig_gives_a_config_or_one_clean_error")),
+    Mutation("committed-endpoint-needs-approval", "gitext/context.py",
+             "            spec.check_trust()\n", "            pass\n",
+             (SEC + "test_trust.py::test_clone_never_contacts_an_endpoint_from_mlvconfig",)),
+    Mutation("approval-bound-to-the-values", "gitext/trust.py",
+             "    if not values or approved == digest(name, url, values):", "    if not values or approved:",
+             (SEC + "test_trust.py::test_approval_is_bound_to_the_values_approved",)),
+    Mutation("committed-approval-ignored", "gitext/config.py",
+             '            if source is shared and option == "trusted":', "            if False:",
+             (SEC + "test_trust.py::test_a_committed_approval_is_ignored",)),
+    Mutation("committed-store-path-not-through-a-link", "gitext/context.py",
+             '            if "url" in spec.committed and not spec.url.startswith("s3://"):', "            if False:",
+             (SEC + "test_trust.py::test_a_committed_store_in_the_tree_is_not_reached_through_a_committed_link",)),
+    Mutation("mlvconfig-link-never-written-through", "gitext/config.py",
+             "        if not local and os.path.islink(path):", "        if False:",
+             (SEC + "test_trust.py::test_mlvconfig_symlink_is_neither_read_nor_written_through",)),
+    Mutation("gitattributes-link-refused", "gitext/attributes.py",
+             "        if os.path.islink(self.path):", "        if False:",
+             (SEC + "test_writes.py::test_track_never_writes_through_a_symlinked_gitattributes",)),
+    Mutation("import-dvc-paths-checked", "gitext/dvc/plan.py",
+             "            why = unsafe_reason(root, path)\n", "            why = None\n",
+             (SEC + "test_import_dvc.py::test_relative_symlinked_directory_is_never_written_through",
+              SEC + "test_import_dvc.py::test_absolute_symlinked_directory_is_never_written_through")),
+    Mutation("params-never-read-through-a-link", "gitext/commands/params_metrics.py",
+             "    if why is not None:\n        raise MlvError(f\"not read: {why}\")", "    if False:\n        pass",
+             (SEC + "test_writes.py::test_params_from_a_committed_list_are_not_read_through_links_or_outside",)),
+    Mutation("pull-refuses-a-locked-index", "gitext/workdir.py",
+             "    if os.path.exists(lock):\n        raise MlvError(f\"{lock} exists", "    if False:\n        raise MlvError(f\"{lock} exists",
+             (SEC + "test_writes.py::test_pull_with_the_index_locked_fails_before_writing",)),
 ]
 
 
