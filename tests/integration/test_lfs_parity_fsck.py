@@ -1,7 +1,9 @@
 """git-lfs parity, t/t-fsck.sh: 'git mlv fsck' re-hashes every cached object and
-moves a corrupt one aside. git mlv has no '--pointers' mode, no '--dry-run' and
-no ref arguments (see the report in the commit adding this file). Each test names
-the begin_test it follows; the code is ours."""
+moves a corrupt one aside. git mlv has no '--pointers' mode (a file under a
+tracked pattern committed as a plain blob, or a CRLF pointer, is not reported),
+no '--dry-run' (a corrupt object is always moved aside, never deleted) and no ref
+arguments (it checks the objects of HEAD and the index). Each test names the
+begin_test it follows; the code is ours."""
 from __future__ import annotations
 
 import os
