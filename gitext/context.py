@@ -38,7 +38,7 @@ class Context:
         if self._cache is None:
             from gitext.store.cache import Cache
 
-            self._cache = Cache(self.repo.cache_dir)
+            self._cache = Cache(self.repo.cache_dir, shared=self.config.settings.get("core.sharedrepository"))
         return self._cache
 
     def store(self, name: str | None = None) -> ObjectStore:

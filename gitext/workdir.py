@@ -117,6 +117,7 @@ class Materialised:
     # pointer, a cache entry that is no object (the filter warned when git checked the file out;
     # the post-checkout hook does not say it again)
     refused: dict[str, BadPointer | NotAnObject] = field(default_factory=dict)
+    index_error: MlvError | None = None  # the files are written, but git could not record them
 
     @property
     def nothing_done(self) -> bool:
@@ -137,10 +138,14 @@ class Materialised:
             warn(f"{plural(len(self.missing), 'file')} not written: object not in the local cache "
                  f"(e.g. {first.path}, {first.pointer.oid})", "run 'git mlv pull' to download them")
         if failed:
+            if self.index_error is not None:
+                error(self.index_error.message, self.index_error.hint)
             hints = {exc.hint for exc in failed.values()}
             raise MlvError(f"{plural(len(failed), 'file')} could not be written",
                            hints.pop() if len(hints) == 1 and None not in hints
                            else "fix the errors above and run the command again")
+        if self.index_error is not None:
+            raise self.index_error
         return 1 if self.missing else 0
 
 
@@ -309,7 +314,10 @@ def materialise(repo: Repo, cache: Cache, entries: Iterable[TrackedEntry], jobs:
     todo_paths = {e.path for e, _ in todo}
     streamed = [path for path in result.written if path in todo_paths and path not in foreign]
     if refresh and streamed:
-        stage_written(repo, root, streamed)
+        try:
+            stage_written(repo, root, streamed)
+        except MlvError as exc:  # said after the files' own errors, which tell more
+            result.index_error = exc
     return result
 
 
@@ -429,7 +437,7 @@ def require_unlocked_index(repo: Repo, verb: str) -> None:
     """Refuse, before writing a file, while another git command holds the index:
     the files written could not be recorded in it."""
     lock = index_path(repo.git_dir) + ".lock"
-    if os.path.exists(lock):
+    if not worktree.wait_for_index(repo):  # another git mlv or git add may hold it a moment
         raise MlvError(f"{lock} exists: another git command is running, or one crashed",
                        f"wait for it (or delete the file if no git command runs), then run 'git mlv {verb}' again")
 

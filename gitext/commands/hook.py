@@ -216,6 +216,8 @@ def post_checkout() -> int:
     with Context() as ctx:
         if ctx.repo.is_bare or ctx.repo.root is None:
             return 0
+        if " --skip" in (ctx.config.settings.get("filter.mlv.process") or ""):
+            return 0  # installed with --skip-smudge: pointers stay until 'git mlv pull'
         _write_pointer_files(ctx)
     return 0
 

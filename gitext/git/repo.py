@@ -71,7 +71,13 @@ class Repo:
         if self._pygit2 is None:
             import pygit2
 
-            self._pygit2 = pygit2.Repository(self.git_dir)
+            repo = pygit2.Repository(self.git_dir)
+            # objects git finds through the environment (git-lfs's tests use them): libgit2 does not look
+            extra = [os.environ.get("GIT_OBJECT_DIRECTORY", ""),
+                     *os.environ.get("GIT_ALTERNATE_OBJECT_DIRECTORIES", "").split(os.pathsep)]
+            for path in filter(None, extra):
+                repo.odb.add_disk_alternate(os.path.abspath(path))
+            self._pygit2 = repo
         return self._pygit2  # type: ignore[return-value]
 
     def hooks_dir(self) -> str:
@@ -96,11 +102,11 @@ def quick_repo() -> Repo:
     return Repo(git_dir=git_dir, common_dir=common, root=None if bare else os.getcwd())
 
 
-REPO_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR")
+REPO_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY", "GIT_INDEX_FILE")
 
 
 def absolute_repo_env(cwd: str) -> None:
-    """GIT_DIR / GIT_WORK_TREE / GIT_COMMON_DIR are relative to the directory git
+    """GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE, ... are relative to the directory git
     was started in; every later git command here runs elsewhere (the top of the
     working tree), so make them absolute first, for this process and its children."""
     for name in REPO_ENV:

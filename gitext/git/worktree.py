@@ -78,6 +78,7 @@ def checkout_index(repo: Repo, paths: list[str]) -> None:
     """``git checkout-index -u -f`` these paths: git smudges each through the filter and
     records its stat data. git's own messages (and the filter's) reach the user;
     the caller judges the result by looking at the files."""
+    wait_for_index(repo)  # another git mlv pull may hold it a moment: git itself would not wait
     run_visible(["checkout-index", "-u", "-f", "-q", "-z", "--stdin"], cwd=repo.root, input=nul_paths(paths))
 
 
@@ -99,15 +100,48 @@ def refresh_index(repo: Repo) -> None:
     _update_index(repo, ["--refresh"], None)
 
 
-def _update_index(repo: Repo, args: list[str], input: bytes | None) -> None:
-    """``git update-index -q ARGS``; a failure (the index locked by another git
-    command) says the files are written and how to record them."""
+def lock_wait() -> float:
+    """Seconds to wait for another git command's index.lock before giving up (MLV_LOCK_WAIT, default 15)."""
     try:
-        repo.run(["update-index", "-q", *args], input=input)
-    except GitError as exc:
-        raise MlvError(f"the files are written, but {exc.message}",
-                       "once no other git command runs (delete .git/index.lock if one crashed), "
-                       "run 'git mlv checkout' to record them in the index") from None
+        return max(0.0, float(os.environ.get("MLV_LOCK_WAIT", "15")))
+    except ValueError:
+        return 15.0
+
+
+def wait_for_index(repo: Repo) -> bool:
+    """Wait (up to lock_wait()) while another git command holds the index; whether it is free."""
+    import time
+
+    from gitext.git.index_file import index_path
+
+    lock = index_path(repo.git_dir) + ".lock"
+    deadline = time.monotonic() + lock_wait()
+    while os.path.exists(lock):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _update_index(repo: Repo, args: list[str], input: bytes | None) -> None:
+    """``git update-index -q ARGS``, waiting up to lock_wait() while another git command
+    holds the index; a failure says the files are written and how to record them."""
+    import time
+
+    deadline = time.monotonic() + lock_wait()
+    while True:
+        try:
+            repo.run(["update-index", "-q", *args], input=input)
+            return
+        except GitError as exc:
+            locked = "index.lock" in exc.stderr
+            if not locked or time.monotonic() >= deadline:
+                why = ("another git command holds .git/index.lock, or one that crashed left it" if locked
+                       else exc.message)
+                raise MlvError(f"the files are written, but {why}",
+                               "once no other git command runs (delete .git/index.lock if one crashed), "
+                               "run 'git mlv checkout' to record them in the index") from None
+        time.sleep(0.05)
 
 
 def stage_blob(repo: Repo, path: str, data: bytes, mode: int = 0o100644) -> None:

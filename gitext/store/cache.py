@@ -270,10 +270,13 @@ class Ingest:
 
 
 class Cache(DirectoryStore):
-    def __init__(self, root: str, seals: SealBook | None = None) -> None:
+    def __init__(self, root: str, seals: SealBook | None = None, shared: str | None = None) -> None:
+        """``shared``: the repository's core.sharedRepository, so objects and directories
+        get git's own modes."""
         state = os.path.dirname(root)
         super().__init__("cache", root, layout="dvc2", label="the local cache", bad_dir=os.path.join(state, "bad"),
-                         seals=seals if seals is not None else SealBook(os.path.join(state, "seals.sqlite")))
+                         seals=seals if seals is not None else SealBook(os.path.join(state, "seals.sqlite")),
+                         shared=shared)
         self.tmp_dir = os.path.join(state, "tmp")
         self._counter = 0
         self.writer: SmallWriter | None = None  # set by the long-running filter
@@ -401,6 +404,8 @@ class Cache(DirectoryStore):
             os.unlink(tmp)
             raise
         faults.after_bytes(len(data))
+        if self.shared is not None:
+            os.fchmod(fd, self.object_mode)  # beyond what the umask lets os.open give
         os.close(fd)
         final = self.path(oid)
         try:
@@ -415,7 +420,7 @@ class Cache(DirectoryStore):
         """Move a temp file whose bytes hash to ``oid`` to its final name, read-only, sealed."""
         final = self.path(oid)
         try:
-            os.chmod(tmp, OBJECT_MODE)
+            os.chmod(tmp, self.object_mode)
             self._fanout_dir(final)
             os.replace(tmp, final)
         except OSError as exc:

@@ -33,6 +33,45 @@ from gitext.store.reader import ObjectReader
 from gitext.store.seals import SEAL_MIN, SealBook
 
 OBJECT_MODE = 0o444
+
+
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+UMASK = _read_umask()  # read once, at import (os.umask is process-wide: never while threads write)
+
+
+def shared_perm(shared: str | None) -> tuple[int, int] | None:
+    """git's core.sharedRepository as (tweak, sign): 'group'/'true'/'1' add group
+    read/write to what the umask gives (sign 1), 'all'/'world'/'everybody'/'2' add
+    group and world, '0xxx' sets exactly those bits (sign -1); None: the umask alone."""
+    value = (shared or "").strip().lower()
+    if value in ("group", "true", "1"):
+        return 0o660, 1
+    if value in ("all", "world", "everybody", "2"):
+        return 0o664, 1
+    if len(value) > 1 and value.startswith("0") and all(c in "01234567" for c in value):
+        return int(value, 8) & 0o666, -1
+    return None
+
+
+def apply_shared(mode: int, shared: tuple[int, int] | None, directory: bool = False) -> int:
+    """The mode git itself gives a file (or directory) of ``mode`` under ``shared``
+    (git's calc_shared_perm and adjust_shared_perm)."""
+    if shared is None:
+        return mode
+    tweak, sign = shared
+    if not mode & 0o200:
+        tweak &= ~0o222  # a read-only file stays read-only
+    if mode & 0o100:
+        tweak |= (tweak & 0o444) >> 2
+    mode = (mode & ~0o777) | tweak if sign < 0 else mode | tweak
+    if directory:
+        mode |= ((mode & 0o444) >> 2) | stat.S_ISGID
+    return mode
 _KINDS = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
           (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))
 
@@ -86,7 +125,8 @@ class DirectoryStore:
     cheap_reads = True  # a copy is verified by reading it in place
 
     def __init__(self, name: str, root: str, *, url: str | None = None, layout: str | None = None,
-                 label: str | None = None, seals: SealBook | None = None, bad_dir: str | None = None) -> None:
+                 label: str | None = None, seals: SealBook | None = None, bad_dir: str | None = None,
+                 shared: str | None = None) -> None:
         self.name = name
         self.root = root
         self.url = url or root
@@ -95,6 +135,8 @@ class DirectoryStore:
         self.bad_dir = bad_dir or os.path.join(root, "bad")
         self._layout = layout  # None: detected from the directory on first use
         self._dirs: set[str] = set()
+        self.shared = shared_perm(shared)  # the repository's core.sharedRepository (the cache)
+        self.object_mode = apply_shared(OBJECT_MODE & ~UMASK, self.shared)
 
     @property
     def where(self) -> str:
@@ -127,8 +169,20 @@ class DirectoryStore:
 
     def _makedirs(self, directory: str) -> None:
         if directory not in self._dirs:
-            os.makedirs(directory, exist_ok=True)
+            self._mkdir(directory)
             self._dirs.add(directory)
+
+    def _mkdir(self, directory: str) -> None:
+        """os.makedirs, then (core.sharedRepository) git's mode for each directory made."""
+        made = []
+        head = directory
+        while head and not os.path.isdir(head):
+            made.append(head)
+            head = os.path.dirname(head)
+        os.makedirs(directory, exist_ok=True)
+        if self.shared is not None:
+            for path in made:
+                os.chmod(path, apply_shared(stat.S_IMODE(os.lstat(path).st_mode), self.shared, directory=True))
 
     def _fanout_dir(self, final: str) -> str:
         """The fan-out directory ``final`` goes in, made if needed; a link (or anything
@@ -138,7 +192,7 @@ class DirectoryStore:
             try:
                 mode = os.lstat(directory).st_mode
             except FileNotFoundError:
-                os.makedirs(directory, exist_ok=True)
+                self._mkdir(directory)
                 mode = os.lstat(directory).st_mode
             if not stat.S_ISDIR(mode):
                 raise NotAnObject(directory, entry_kind(mode), self.label, "then run the command again",
@@ -245,7 +299,7 @@ class DirectoryStore:
         try:
             with os.fdopen(fd, "wb") as out:
                 reader.copy_to(out)
-            os.chmod(tmp, OBJECT_MODE)
+            os.chmod(tmp, self.object_mode)
             os.replace(tmp, final)
             if self.seals is not None and size >= SEAL_MIN:
                 self.seals.seal(final, os.stat(final))

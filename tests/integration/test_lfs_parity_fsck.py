@@ -9,8 +9,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import err, git, mlv, out
 from tests.integration.lfs_parity import cache_path, md5, write
 
@@ -81,9 +79,6 @@ def test_fsck_passes_with_no_objects_symlinks_and_negated_patterns(tmp_path: Pat
     assert out(mlv(repo, "fsck")) == "checked 2 objects in the local cache: all intact\n"
 
 
-@pytest.mark.xfail(strict=True, reason="git mlv reads commits with libgit2 opened on the git dir only: "
-                   "GIT_OBJECT_DIRECTORY (and GIT_ALTERNATE_OBJECT_DIRECTORIES) are ignored, so 'ls-files' and "
-                   "'fsck' fail with \"unknown revision 'HEAD'\" (gitext/git/repo.py Repo.pygit2)")
 def test_fsck_and_ls_files_with_git_object_directory(tmp_path: Path) -> None:
     """t-fsck.sh "fsck detects invalid pointers with GIT_OBJECT_DIRECTORY": a second
     repository whose main branch is the first's commit, read through

@@ -8,8 +8,6 @@ import random
 import shutil
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import err, git, mlv, out
 from tests.integration.lfs_parity import cache_path, cached, md5, pointer, published, write
 
@@ -59,10 +57,6 @@ def test_skip_smudge_from_the_environment(tmp_path: Path) -> None:
     assert (tmp_path / "no-skip" / "a.bin").read_bytes() == SMUDGE_A
 
 
-@pytest.mark.xfail(strict=True, reason="after 'git mlv install --skip-smudge' the filter leaves pointer text, but "
-                   "the post-checkout hook honours only MLV_SKIP_SMUDGE, not the '--skip' in filter.mlv.process: it "
-                   "downloads and writes every file after the clone and after each branch switch "
-                   "(gitext/commands/hook.py post_checkout)")
 def test_install_skip_smudge_clones_and_switches_hold_pointer_text(tmp_path: Path) -> None:
     """t-smudge.sh "smudge with skip" (the install): after 'git mlv install --global
     --skip-smudge' a clone holds pointer text, and so does a branch switch in it."""

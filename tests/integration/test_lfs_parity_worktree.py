@@ -97,9 +97,6 @@ def test_cached_objects_and_directories_follow_the_umask(tmp_path: Path, mask: i
         assert mode(repo / ".git/mlv/cache") & ~mask == mode(repo / ".git/mlv/cache")
 
 
-@pytest.mark.xfail(strict=True, reason="an object of 1 MiB or more arriving from a remote is made 0444 with "
-                   "os.chmod, which ignores the umask: under umask 027 it is world-readable (r--r--r--) where "
-                   "the clean filter's objects are r--r----- (gitext/store/cache.py Cache.install)")
 def test_a_large_fetched_object_follows_the_umask(tmp_path: Path) -> None:
     """t-umask.sh "honors umask": the same for objects downloaded by 'git mlv fetch'
     (small ones are written through os.open and are fine; large ones are streamed)."""
@@ -114,11 +111,6 @@ def test_a_large_fetched_object_follows_the_umask(tmp_path: Path) -> None:
     assert md5(cache_path(origin, big).read_bytes()) == md5(big)
 
 
-@pytest.mark.xfail(strict=True, reason="core.sharedRepository is ignored: under umask 077 with "
-                   "core.sharedRepository=group (or 0660) git makes its objects group-readable and its directories "
-                   "group-writable (setgid); git mlv's cache objects stay r-------- and its directories drwx------, "
-                   "so the other members of the group cannot read or add objects (gitext/store/cache.py, "
-                   "gitext/store/directory.py)")
 def test_cached_objects_follow_core_shared_repository(tmp_path: Path) -> None:
     """t-umask.sh "honors core.sharedrepository" and "honors core.sharedrepository for
     directories": with core.sharedRepository=group and then 0660, objects the clean

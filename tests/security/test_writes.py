@@ -76,7 +76,7 @@ def test_pull_with_the_index_locked_fails_before_writing(repo: Path, tmp_path: P
     (repo / "a.bin").unlink()
     lock = repo / ".git" / "index.lock"
     lock.write_bytes(b"")
-    done = mlv(repo, "pull", check=False)
+    done = mlv(repo, "pull", check=False, env={"MLV_LOCK_WAIT": "0.5"})
     assert done.returncode == 1, out(done)
     assert "index.lock exists" in err(done) and "run 'git mlv pull' again" in err(done)
     assert "written" not in out(done) and not (repo / "a.bin").exists()
