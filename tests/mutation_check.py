@@ -112,8 +112,8 @@ MUTATIONS = [
              "OWN_ATTEMPTS = 3 ", "OWN_ATTEMPTS = 1 ",
              (INT + "test_s3_faults.py::test_push_and_pull_complete_through_a_flaky_s3",),),
     Mutation("never-write-through-symlinks", "gitext/paths.py",
-             "    for depth in range(1, len(parts)):\n        if os.path.islink",
-             "    for depth in range(0):\n        if os.path.islink",
+             "        if os.path.islink(lead):\n            return",
+             "        if False:\n            return",
              (INT + "test_security.py::test_pull_never_writes_through_a_symlinked_directory",
               INT + "test_security.py::test_crafted_pending_record_never_writes_outside_the_working_tree")),
     Mutation("no-dot-dot-in-written-paths", "gitext/paths.py",
@@ -210,7 +210,7 @@ MUTATIONS = [
              "    if why is not None:\n        raise MlvError(f\"not read: {why}\")", "    if False:\n        pass",
              (SEC + "test_writes.py::test_params_from_a_committed_list_are_not_read_through_links_or_outside",)),
     Mutation("pull-refuses-a-locked-index", "gitext/workdir.py",
-             "    if os.path.exists(lock):\n        raise MlvError(f\"{lock} exists", "    if False:\n        raise MlvError(f\"{lock} exists",
+             "    if not worktree.wait_for_index(repo):", "    if False:",
              (SEC + "test_writes.py::test_pull_with_the_index_locked_fails_before_writing",)),
 ]
 
