@@ -85,11 +85,15 @@ def install_hooks(hooks_dir: str) -> list[str]:
                         continue
             else:
                 legacy = path + LEGACY_SUFFIX
-                if os.path.lexists(legacy):
-                    raise MlvError(f"both {path} and {legacy} exist, and neither is git-mlv's",
-                                   f"merge them into {legacy} by hand, delete {path}, then run 'git mlv install' again")
-                os.replace(path, legacy)
-                done.append(f"kept your {name} hook as {os.path.basename(legacy)} (it still runs)")
+                if os.path.lexists(legacy) and not _same_file_bytes(path, legacy):
+                    raise MlvError(f"both {path} and {legacy} exist, differ, and neither is git-mlv's",
+                                   f"keep the one that should run as {legacy} (to keep the newer: "
+                                   f"mv {path} {legacy}), then run 'git mlv install' again")
+                if os.path.lexists(legacy):  # a tool re-installed the same hook over our shim (pre-commit)
+                    done.append(f"your {name} hook is already kept as {os.path.basename(legacy)} (it still runs)")
+                else:
+                    os.replace(path, legacy)
+                    done.append(f"kept your {name} hook as {os.path.basename(legacy)} (it still runs)")
         # a fresh temp name: core.hooksPath may name a committed directory, where a planted
         # symbolic link must not be written through
         fd, tmp = tempfile.mkstemp(dir=hooks_dir, prefix=f".{name}.", suffix=".mlv-tmp")
@@ -99,6 +103,14 @@ def install_hooks(hooks_dir: str) -> list[str]:
         os.replace(tmp, path)
         done.append(f"installed {name} hook")
     return done
+
+
+def _same_file_bytes(a: str, b: str) -> bool:
+    try:
+        with open(a, "rb") as fa, open(b, "rb") as fb:
+            return fa.read(1 << 20) == fb.read(1 << 20)
+    except OSError:
+        return False
 
 
 def uninstall_hooks(hooks_dir: str) -> list[str]:

@@ -11,6 +11,7 @@ import tempfile
 
 from gitext.errors import MlvError
 from gitext.hooks import mlv_executable
+from gitext.output import plural
 
 FILES = ("projects", "tags", "labeled_projects")
 
@@ -66,7 +67,7 @@ def _check(root: str, sums: dict[str, str]) -> None:
             got = hashlib.md5(f.read()).hexdigest()
         if got != md5:
             raise MlvError(f"demo check failed: {path} has md5 {got}, expected {md5}")
-    print(f"  (checked: {len(sums)} files byte-identical to what was committed)")
+    print(f"  (checked: {plural(len(sums), 'file')} byte-identical to what was committed)")
 
 
 def run_demo(args: argparse.Namespace) -> int:

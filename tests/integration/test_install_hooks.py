@@ -153,3 +153,26 @@ def test_pre_commit_still_blocks_when_the_file_no_longer_holds_the_bytes(repo: P
     (repo / "m.bin").write_bytes(b"edited since")
     blocked = mlv(repo, "hook", "pre-commit", check=False)
     assert blocked.returncode != 0 and "neither the local cache nor the remote" in err(blocked)
+
+
+def test_install_again_after_a_tool_reinstalls_the_same_hook(tmp_path: Path) -> None:
+    """docs/pre-commit.md a second time: the pre-commit framework writes its hook over
+    git mlv's shim again, byte-identical to the copy already kept as .mlv-legacy;
+    'git mlv install' puts the shim back and keeps the one copy (it still runs)."""
+    r = tmp_path / "r"
+    r.mkdir()
+    git(r, "init", "-q")
+    hook = r / ".git/hooks/pre-commit"
+    framework = b"#!/bin/sh\n# the pre-commit framework's hook\nexit 0\n"
+    hook.write_bytes(framework)
+    hook.chmod(0o755)
+    mlv(r, "install")
+    hook.write_bytes(framework)  # 'pre-commit install -f' again
+    done = mlv(r, "install")
+    assert "already kept as pre-commit.mlv-legacy" in out(done) + err(done)
+    assert b"git-mlv" in hook.read_bytes()
+    assert (r / ".git/hooks/pre-commit.mlv-legacy").read_bytes() == framework
+    hook.write_bytes(b"#!/bin/sh\n# something else\nexit 0\n")  # a different pair is explained
+    refused = mlv(r, "install", check=False)
+    assert refused.returncode == 1
+    assert f"mv {hook} {hook}.mlv-legacy" in err(refused)
