@@ -31,9 +31,12 @@ fi
 BIN=$("$PY" -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
 command -v pyenv >/dev/null 2>&1 && pyenv rehash 2>/dev/null || true
 
-# 'git mlv --help' is answered by 'man git-mlv': put the page where man looks.
+# 'git mlv --help' is answered by 'man git-mlv': put the page where man looks,
+# first under the prefix of the Python that installed git-mlv (a venv's share/man:
+# man finds it from the venv's bin on PATH), not another installation's.
+PREFIX_MAN=$("$PY" -c 'import os, sys; print(os.path.join(sys.prefix, "share", "man"))')
 if command -v man >/dev/null 2>&1; then
-  for dir in $(manpath 2>/dev/null | tr ':' ' ') "$HOME/.local/share/man"; do
+  for dir in "$PREFIX_MAN" $(manpath 2>/dev/null | tr ':' ' ') "$HOME/.local/share/man"; do
     if mkdir -p "$dir/man1" 2>/dev/null && [ -w "$dir/man1" ]; then
       "$BIN/git-mlv" manpage > "$dir/man1/git-mlv.1" && break
     fi
