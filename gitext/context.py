@@ -3,6 +3,7 @@ the cache, the remote. Everything is made on first use, so a command pays
 only for what it touches; ``close`` flushes what the stores keep (seals)."""
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from gitext.git.repo import Repo, find_repo
@@ -70,6 +71,23 @@ class Context:
                                  f"git mlv remotes: {', '.join(sorted(self.config.remotes)) or 'none'} "
                                  f"(see 'git mlv remote list'); for the ref, write {words[0]}/BRANCH")
         return None, words
+
+    def check_readable(self, store: ObjectStore) -> None:
+        """store.check_readable(), naming the fix when a missing local store is a path
+        inside the repository (the quick start's stores/blob): clones do not get it."""
+        from gitext.errors import RemoteError
+
+        try:
+            store.check_readable()
+        except RemoteError as exc:
+            spec = self.config.remotes.get(store.name)
+            url = spec.url.removeprefix("file://") if spec is not None else ""
+            inside = os.path.normpath(url) if url and not url.startswith(("s3://", "/", "~")) else ""
+            if not inside or inside == os.pardir or inside.startswith(os.pardir + os.sep):
+                raise
+            raise RemoteError(exc.message, f"'{url}' is a path inside the repository, which a clone does not get: "
+                              f"point this clone at the original store, e.g. 'git mlv remote modify --local "
+                              f"{store.name} url /path/to/original/{url}'") from None
 
     def require_filter(self) -> None:
         """Refuse to write tracked files while git has no mlv filter configured: git

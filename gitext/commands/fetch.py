@@ -34,7 +34,7 @@ def run_fetch(args: argparse.Namespace) -> int:
     with Context() as ctx:
         name, refs = ctx.remote_and_refs(args.args)
         store = ctx.store(name)
-        store.check_readable()
+        ctx.check_readable(store)
         pointers, paths = wanted(Scanner(ctx.repo), refs, args.all)
         result = fetch(store, ctx.cache, pointers, ctx.jobs(store, args.jobs), progress=not args.quiet)
         say(args.quiet, result.summary("fetched", store.name))

@@ -28,7 +28,7 @@ def run_pull(args: argparse.Namespace) -> int:
         pointers = [e.pointer for e in entries]
         if args.remote or not all_cached(ctx.cache, pointers):
             store = ctx.store(args.remote)
-            store.check_readable()
+            ctx.check_readable(store)
             jobs = ctx.jobs(store, args.jobs)
             result = fetch(store, ctx.cache, pointers, jobs, progress=not args.quiet)
             if result.done:

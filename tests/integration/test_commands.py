@@ -249,3 +249,29 @@ def test_man_page_for_git_mlv_help_lists_every_command(repo: Path) -> None:
                             None)
         if first_option:
             assert first_option.replace("-", "\\-") in page, (name, first_option)
+
+
+def test_pull_names_the_fix_when_the_store_inside_the_repository_is_missing(tmp_path: Path) -> None:
+    """The quick start keeps its store at stores/blob inside the repository
+    (git-ignored): a teammate's clone has no such directory, and pull says how to
+    point the clone at the original store."""
+    work = tmp_path / "work"
+    work.mkdir()
+    git(work, "init", "-q")
+    mlv(work, "install")
+    mlv(work, "remote", "add", "-d", "storage", "stores/blob")
+    (work / ".gitignore").write_text("stores/\n")
+    mlv(work, "track", "*.bin")
+    (work / "m.bin").write_bytes(b"model\n" * 100)
+    git(work, "add", "-A")
+    git(work, "commit", "-q", "-m", "m")
+    mlv(work, "push")
+    git(tmp_path, "clone", "-q", str(work), "mate", env={"MLV_SKIP_SMUDGE": "1"})
+    mate = tmp_path / "mate"
+    mlv(mate, "install")
+    done = mlv(mate, "pull", check=False)
+    assert done.returncode == 1
+    assert "git mlv remote modify --local storage url /path/to/original/stores/blob" in err(done)
+    mlv(mate, "remote", "modify", "--local", "storage", "url", str(work / "stores" / "blob"))
+    mlv(mate, "pull")
+    assert (mate / "m.bin").read_bytes() == b"model\n" * 100
