@@ -59,17 +59,22 @@ def _read_target(target: gitconfig.Target, where: str) -> dict[str, str]:
 
 
 def shared_settings(repo: Repo) -> dict[str, str]:
-    """The committed .mlvconfig: the working tree's, else (not written yet: git clone
-    writes files in index order, and ' x', '#x', '-x' come first; or deleted) the
-    index's, else HEAD's, as git-lfs reads .lfsconfig. A bare repository: HEAD's."""
+    """The committed .mlvconfig: the working tree's; else, not written yet (git clone
+    writes files in index order, and ' x', '#x', '-x' come before it) or deleted,
+    the index's; else, while a clone has written no index yet, HEAD's (as git-lfs
+    reads .lfsconfig). A bare repository: HEAD's. Two git calls at most, and only
+    when the working tree has no .mlvconfig."""
+    from gitext.git.index_file import index_path
+
     if repo.root is not None:
         path = os.path.join(repo.root, MLVCONFIG)
         if os.path.lexists(path):
             return read_mlvconfig(path)
+    if repo.root is not None and os.path.exists(index_path(repo.git_dir)):
         found = repo.run(["ls-files", "-s", "-z", "--", f":(top,literal){MLVCONFIG}"], check=False)
         mode, blob = found.split(b" ", 2)[:2] if found else (b"", b"")
-        size = repo.run(["cat-file", "-s", blob.decode()], check=False) if mode == b"100644" else b""
-    if repo.root is None or not found:
+        size = repo.run(["cat-file", "-s", blob.decode()], check=False) if mode in (b"100644", b"100755") else b""
+    else:
         found = repo.run(["ls-tree", "-z", "-l", "HEAD", "--", MLVCONFIG], check=False)
         mode, _kind, blob, size = found.split(b"\t", 1)[0].split()[:4] if found else (b"",) * 4
     if mode not in (b"100644", b"100755") or not size.strip().isdigit():

@@ -189,3 +189,13 @@ def test_local_values_are_the_users_and_committed_approvals_are_ignored(tmp_repo
     spec = load_config(find_repo(str(tmp_repo))).remotes["s"]
     assert spec.options == {"endpointurl": "http://mine:9000", "profile": "admin"}
     assert spec.committed == frozenset({"url", "profile"}) and spec.approved is None
+
+
+def test_committed_mlvconfig_is_read_from_the_index_when_not_in_the_tree(tmp_repo: Path) -> None:
+    git(tmp_repo, "config", "-f", ".mlvconfig", "remote.s.url", "/stores/s")
+    git(tmp_repo, "add", ".mlvconfig")
+    git(tmp_repo, "commit", "-q", "-m", "config")
+    (tmp_repo / ".mlvconfig").unlink()
+    assert set(load_config(find_repo(str(tmp_repo))).remotes) == {"s"}  # from the index
+    git(tmp_repo, "rm", "-q", "--cached", ".mlvconfig")
+    assert load_config(find_repo(str(tmp_repo))).remotes == {}  # removed from the index: gone, HEAD not consulted
