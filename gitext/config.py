@@ -50,9 +50,9 @@ def read_mlvconfig(path: str) -> dict[str, str]:
     return _read_target(gitconfig.Target(file=path), path)
 
 
-def _read_target(target: gitconfig.Target, where: str) -> dict[str, str]:
+def _read_target(target: gitconfig.Target, where: str, cwd: str | None = None) -> dict[str, str]:
     try:
-        return gitconfig.read_all(target, check=True)
+        return gitconfig.read_all(target, cwd=cwd, check=True)
     except GitError as exc:  # a broken file must say so, in one line
         raise ConfigError(f"cannot read {where}: {exc.message}",
                           f"fix the syntax (see 'git config -f {MLVCONFIG} --list')") from None
@@ -82,7 +82,7 @@ def shared_settings(repo: Repo) -> dict[str, str]:
     if int(size) > MAX_MLVCONFIG_SIZE:
         raise ConfigError(f"the committed {MLVCONFIG} is {int(size)} bytes, too large (at most 1 MiB)",
                           f"check what was committed as {MLVCONFIG}")
-    return _read_target(gitconfig.Target(blob=blob.decode()), f"the committed {MLVCONFIG}")
+    return _read_target(gitconfig.Target(blob=blob.decode()), f"the committed {MLVCONFIG}", cwd=repo.cwd)
 
 
 def split_key(key: str) -> tuple[str, str, str]:
