@@ -3,7 +3,6 @@ the cache, the remote. Everything is made on first use, so a command pays
 only for what it touches; ``close`` flushes what the stores keep (seals)."""
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 from gitext.git.repo import Repo, find_repo
@@ -49,7 +48,7 @@ class Context:
 
             spec = self.config.remote(name)
             spec.check_trust()
-            if "url" in spec.committed and not spec.url.startswith("s3://"):
+            if "url" in spec.committed:
                 from gitext.trust import check_store_path
 
                 check_store_path(spec.name, spec.url, self.repo.main_root)
@@ -80,10 +79,11 @@ class Context:
         try:
             store.check_readable()
         except RemoteError as exc:
+            from gitext.store import path_in_tree
+
             spec = self.config.remotes.get(store.name)
-            url = spec.url.removeprefix("file://") if spec is not None else ""
-            inside = os.path.normpath(url) if url and not url.startswith(("s3://", "/", "~")) else ""
-            if not inside or inside == os.pardir or inside.startswith(os.pardir + os.sep):
+            url = path_in_tree(spec.url, self.repo.main_root) if spec is not None else None
+            if url is None or url == ".":
                 raise
             raise RemoteError(exc.message, f"'{url}' is a path inside the repository, which a clone does not get: "
                               f"point this clone at the original store, e.g. 'git mlv remote modify --local "

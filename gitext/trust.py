@@ -75,15 +75,13 @@ def check_store_path(name: str, url: str, base: str) -> None:
     stores/blob) must not lie below a symbolic link the clone brought, nor inside
     .git (the cache would be its own remote, and prune would trust it)."""
     from gitext.paths import unsafe_reason
-    from gitext.store import resolve_local_path
+    from gitext.store import path_in_tree
 
-    path = resolve_local_path(url, base)
-    rel = os.path.relpath(path, base)
-    if rel == os.pardir or rel.startswith(os.pardir + os.sep):
+    rel = path_in_tree(url, base)
+    if rel is None:
         return  # outside the working tree: a place on the user's own file system
-    rel = rel.replace(os.sep, "/")
     why = "it is the working tree itself" if rel == "." else unsafe_reason(base, rel)
-    if why is None and os.path.islink(path):
+    if why is None and os.path.islink(os.path.join(base, rel)):
         why = f"'{rel}' is a symbolic link"
     if why is not None:
         raise ConfigError(f"remote '{name}' in .mlvconfig is inside the working tree at {rel}, but {why}",

@@ -35,6 +35,7 @@ from gitext.pending import orphans
 from gitext.pointer import Pointer
 from gitext.pointer_files import PointerFile, pointer_in, scan
 from gitext.store.cache import Cache
+from gitext.store.directory import current_umask
 from gitext.store.hints import HintDB
 from gitext.store.reader import md5_file
 
@@ -101,10 +102,6 @@ class KnownFiles:
 
 # ------------------------------------------------------------------ materialisation
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 @dataclass
@@ -258,7 +255,7 @@ def materialise(repo: Repo, cache: Cache, entries: Iterable[TrackedEntry], jobs:
     staged. With ``refresh`` and a ``large`` threshold, the other files below it are
     written by git itself (see checkout_through_git); the rest are streamed here."""
     root = repo.require_worktree()
-    umask = _umask()
+    umask = current_umask()
     known = KnownFiles(repo)
     result = Materialised()
     lock = threading.Lock()

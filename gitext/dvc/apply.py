@@ -25,6 +25,7 @@ from gitext.options import git_key
 from gitext.output import human_size
 from gitext.pointer import Pointer
 from gitext.store.cache import Cache
+from gitext.store.directory import current_umask
 from gitext.store.transfer import push
 from gitext.workdir import write_from_cache
 
@@ -147,8 +148,7 @@ def apply(repo: Repo, cache: Cache, converted: list[DvcFile], changed: list[str]
     root = repo.require_worktree()
     resolved = [r for d in converted for r in d.resolved]
     to_add = [r.item.path for r in resolved if r.action != "stage"]
-    mask = os.umask(0o022)
-    os.umask(mask)
+    mask = current_umask()
     for r in resolved:
         if r.action == "write":
             journal.move_aside(os.path.join(root, r.item.path))

@@ -79,6 +79,17 @@ def resolve_local_path(url: str, base: str) -> str:
     return os.path.normpath(os.path.join(base, path))
 
 
+def path_in_tree(url: str, base: str) -> str | None:
+    """The '/'-separated path of a local remote below ``base`` ('.' for ``base``
+    itself), or None for an S3 remote or a place outside it."""
+    if url.startswith("s3://"):
+        return None
+    rel = os.path.relpath(resolve_local_path(url, base), base)
+    if rel == os.pardir or rel.startswith(os.pardir + os.sep):
+        return None
+    return rel.replace(os.sep, "/")
+
+
 def open_store(name: str, url: str, options: dict[str, str], base: str,
                seals: SealBook | None = None) -> ObjectStore:
     """The store behind a remote; a relative local path is relative to ``base`` (the

@@ -35,13 +35,13 @@ from gitext.store.seals import SEAL_MIN, SealBook
 OBJECT_MODE = 0o444
 
 
-def _read_umask() -> int:
+def current_umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
 
 
-UMASK = _read_umask()  # read once, at import (os.umask is process-wide: never while threads write)
+UMASK = current_umask()  # read once, at import (os.umask is process-wide: never while threads write)
 
 
 def shared_perm(shared: str | None) -> tuple[int, int] | None:
@@ -174,15 +174,17 @@ class DirectoryStore:
 
     def _mkdir(self, directory: str) -> None:
         """os.makedirs, then (core.sharedRepository) git's mode for each directory made."""
+        if self.shared is None:
+            os.makedirs(directory, exist_ok=True)
+            return
         made = []
         head = directory
         while head and not os.path.isdir(head):
             made.append(head)
             head = os.path.dirname(head)
         os.makedirs(directory, exist_ok=True)
-        if self.shared is not None:
-            for path in made:
-                os.chmod(path, apply_shared(stat.S_IMODE(os.lstat(path).st_mode), self.shared, directory=True))
+        for path in made:
+            os.chmod(path, apply_shared(stat.S_IMODE(os.lstat(path).st_mode), self.shared, directory=True))
 
     def _fanout_dir(self, final: str) -> str:
         """The fan-out directory ``final`` goes in, made if needed; a link (or anything
