@@ -20,6 +20,16 @@ if TYPE_CHECKING:  # pragma: no cover
 BIG_UNTRACKED = 10 * 1024 * 1024
 
 
+def _note(message: str) -> None:
+    """A hook's 'git-mlv: ...' line, unless the git command that ran the hook was given
+    -q/--quiet (git does not pass it on). Warnings and errors are always printed."""
+    from gitext.git.caller import caller_quiet
+    from gitext.output import note
+
+    if not caller_quiet():
+        note(message)
+
+
 def run_hook(args: argparse.Namespace) -> int:
     stdin = sys.stdin.buffer.read() if args.name == "pre-push" else None
     legacy = run_legacy(args.chain, args.hook_args, stdin)
@@ -88,7 +98,8 @@ def _upload(ctx: Context, pointers: list[Pointer], behind_tracking: list[Pointer
     ``behind_tracking`` are in commits only remote-tracking refs say the remote has
     (such a ref can outlive its branch on the server): one exists() batch, and the
     ones missing are uploaded too."""
-    from gitext.output import human_size, note
+    from gitext.git.caller import caller_quiet
+    from gitext.output import human_size
     from gitext.store.transfer import push, report_failures
 
     try:
@@ -102,11 +113,11 @@ def _upload(ctx: Context, pointers: list[Pointer], behind_tracking: list[Pointer
         pointers = pointers + [p for p in behind_tracking if p.oid not in present]
     if not pointers:
         return 0
-    result = push(ctx.cache, store, pointers, ctx.jobs(store))
+    result = push(ctx.cache, store, pointers, ctx.jobs(store), progress=not caller_quiet())
     if result.done:
-        note(f"uploaded {len(result.done)} object(s) ({human_size(result.bytes_done)}) to '{store.name}'")
+        _note(f"uploaded {len(result.done)} object(s) ({human_size(result.bytes_done)}) to '{store.name}'")
     if result.repaired:
-        note(f"replaced {len(result.repaired)} damaged copies in '{store.name}'")
+        _note(f"replaced {len(result.repaired)} damaged copies in '{store.name}'")
     report_failures(result, "uploaded; the push is stopped so no commit points at missing data")
     return 0
 
@@ -162,15 +173,13 @@ def _heal_from_worktree(ctx: Context, missing: dict[str, str]) -> dict[str, str]
     """Objects missing from the cache whose working-tree file still holds exactly
     their bytes (a cache deleted or pruned by hand, a filter killed before its
     write) are stored again; the rest are returned."""
-    from gitext.output import note
-
     still = {}
     for oid, path in missing.items():
         full = os.path.join(ctx.repo.root or "", path)
         try:
             if os.path.isfile(full) and not os.path.islink(full) and os.path.getsize(full) > 0:
                 if ctx.cache.add_file(full).oid == oid:
-                    note(f"stored object {oid[:8]} again from {path}")
+                    _note(f"stored object {oid[:8]} again from {path}")
                     continue
         except (OSError, MlvError):
             pass
@@ -223,7 +232,7 @@ def post_checkout() -> int:
 
 
 def _write_pointer_files(ctx: Context) -> None:
-    from gitext.output import error, note, plural, warn
+    from gitext.output import error, plural, warn
     from gitext.pending import forget, live_paths
     from gitext.store.transfer import fetch
     from gitext.workdir import pointer_files, write_pointer_files
@@ -246,7 +255,7 @@ def _write_pointer_files(ctx: Context) -> None:
                  "run 'git mlv pull' once the remote can be reached")
     done = write_pointer_files(ctx.repo, ctx.cache, files, ctx.config.linktype(), ctx.config.large_file_size())
     if done.written:
-        note(f"wrote {plural(len(done.written), 'file')} that held pointer text")
+        _note(f"wrote {plural(len(done.written), 'file')} that held pointer text")
     for path, failure in done.failed.items():
         error(f"{path}: {failure.message}")
     if fetch_failed and done.missing:

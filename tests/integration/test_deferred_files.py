@@ -50,6 +50,53 @@ def test_switch_writes_files_that_held_pointer_text_before_it(repo: Path, tmp_pa
     assert out(git(clone, "status", "--porcelain")) == ""
 
 
+def hold_pointer_text(repo: Path, name: str, data: bytes) -> None:
+    """``name`` holds its pointer text, as a clone made with MLV_SKIP_SMUDGE leaves it
+    (git's index records the pointer's size, so the hooks' quick scan sees it)."""
+    (repo / name).unlink()
+    git(repo, "checkout", "-q", "--", name, env={"MLV_SKIP_SMUDGE": "1"})
+    assert (repo / name).read_bytes() == pointer_text(data)
+
+
+def test_quiet_checkout_and_switch_print_no_hook_note(repo: Path) -> None:
+    """git passes no -q to its hooks: post-checkout reads it from the git command that
+    ran it, so 'git checkout -q' and 'git switch -q' say nothing, and a plain checkout
+    still says what the hook wrote."""
+    large(repo)
+    commit_files(repo, {"m.bin": BIG})
+    git(repo, "checkout", "-q", "-b", "side")
+    commit_files(repo, {"other.bin": BIG2})
+    git(repo, "checkout", "-q", "main")
+    hold_pointer_text(repo, "m.bin", BIG)
+    done = git(repo, "checkout", "-q", "side")
+    assert (repo / "m.bin").read_bytes() == BIG and (repo / "other.bin").read_bytes() == BIG2
+    assert err(done) == ""
+    hold_pointer_text(repo, "m.bin", BIG)
+    done = git(repo, "switch", "-q", "main")
+    assert (repo / "m.bin").read_bytes() == BIG
+    assert err(done) == ""
+    hold_pointer_text(repo, "m.bin", BIG)
+    done = git(repo, "checkout", "-qf", "side")  # -q among other short options
+    assert (repo / "m.bin").read_bytes() == BIG
+    assert err(done) == ""
+    hold_pointer_text(repo, "m.bin", BIG)
+    done = git(repo, "checkout", "main")
+    assert (repo / "m.bin").read_bytes() == BIG
+    assert "git-mlv: wrote 1 file that held pointer text" in err(done), err(done)
+
+
+def test_quiet_checkout_still_warns(repo: Path) -> None:
+    """-q silences the hook's notes only: a file it cannot write is still said."""
+    large(repo)
+    commit_files(repo, {"m.bin": BIG})
+    git(repo, "checkout", "-q", "-b", "side")
+    hold_pointer_text(repo, "m.bin", BIG)
+    (repo / ".git/mlv/cache" / md5(BIG)[:2] / md5(BIG)[2:]).unlink()  # and never pushed
+    done = git(repo, "checkout", "-q", "main")
+    assert "warning: 1 tracked file left as pointer text (e.g. m.bin)" in err(done), err(done)
+    assert "git-mlv: wrote" not in err(done)
+
+
 def test_status_lists_pointer_text_and_checkout_writes_it_however_it_got_there(repo: Path) -> None:
     """A stash popped with the smudge off leaves the stashed version's pointer text, which
     is not the index's version: status names it and checkout writes that version."""

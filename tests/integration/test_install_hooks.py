@@ -129,6 +129,23 @@ def test_hooks_with_nothing_to_do_are_silent(repo: Path) -> None:
     assert "git-mlv" not in err(done)
 
 
+def test_quiet_push_prints_no_hook_note(repo: Path, tmp_path: Path) -> None:
+    """'git push -q': the pre-push hook uploads without its 'git-mlv: uploaded' line
+    (git does not pass -q on; the hook reads it from git's command line)."""
+    git(tmp_path, "init", "-q", "--bare", "origin.git")
+    git(repo, "remote", "add", "origin", str(tmp_path / "origin.git"))
+    (repo / "m.bin").write_bytes(b"model weights" * 1000)
+    git(repo, "add", "m.bin")
+    git(repo, "commit", "-q", "-m", "m")
+    done = git(repo, "push", "-q", "origin", "main")
+    assert err(done) == ""
+    assert "Every object is pushed" in out(mlv(repo, "status"))
+    (repo / "m.bin").write_bytes(b"model weights v2" * 1000)
+    git(repo, "commit", "-q", "-am", "m2")
+    done = git(repo, "push", "origin", "main")
+    assert "git-mlv: uploaded 1 object(s)" in err(done), err(done)
+
+
 def test_pre_commit_stores_a_lost_object_again_from_the_working_tree(repo: Path) -> None:
     import shutil
 
