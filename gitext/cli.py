@@ -58,12 +58,16 @@ def _scope(p: argparse.ArgumentParser, verb: str) -> None:
                                                                   else ""))
 
 
+def _feedback(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress and no summary (errors are still printed)")
+    p.add_argument("-v", "--verbose", action="store_true", help="also one line per object")
+
+
 def _jobs(p: argparse.ArgumentParser) -> None:
     p.add_argument("-j", "--jobs", type=int, metavar="N",
                    help="parallel transfers (default: mlv.jobs, or the remote's default)")
-    p.add_argument("-q", "--quiet", action="store_true",
-                   help="no progress and no summary (errors are still printed); progress is "
-                        "only shown when stderr is a terminal")
+    _feedback(p)
 
 
 def _install(p: argparse.ArgumentParser) -> None:
@@ -117,7 +121,7 @@ def _pull(p: argparse.ArgumentParser) -> None:
 
 def _checkout(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="*", metavar="PATH")
-    p.add_argument("-q", "--quiet", action="store_true", help="no summary (errors are still printed)")
+    _feedback(p)
 
 
 def _ls_files(p: argparse.ArgumentParser) -> None:
@@ -158,6 +162,7 @@ def _compare(kind: str) -> Callable[[argparse.ArgumentParser], None]:
 def _import_dvc(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
     p.add_argument("--no-push", action="store_true", help="do not upload re-hashed objects to the remote")
+    _feedback(p)
 
 
 def _fsck(p: argparse.ArgumentParser) -> None:
@@ -170,6 +175,7 @@ def _prune(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true", help="list what would be deleted")
     p.add_argument("--recent", type=int, default=14, metavar="DAYS",
                    help="keep objects of reflog entries this recent (default 14)")
+    _feedback(p)
 
 
 def _one_file(p: argparse.ArgumentParser, skip: bool, required: bool) -> None:
@@ -334,6 +340,10 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "target", None):
         build_parser().print_help(sys.stderr)
         return 2
+    if getattr(args, "quiet", False) or getattr(args, "verbose", False):
+        from gitext import progress
+
+        progress.configure(quiet=bool(getattr(args, "quiet", False)), verbose=bool(getattr(args, "verbose", False)))
     module_name, func_name = args.target.split(":")
     try:
         module = importlib.import_module(module_name if "." in module_name else f"gitext.commands.{module_name}")

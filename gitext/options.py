@@ -15,7 +15,7 @@ GiB = 1024 * MiB
 # each is stored without underscores (access_key_id -> accesskeyid, as DVC's endpointurl).
 REMOTE_OPTIONS = ("url", "endpointurl", "region", "profile", "jobs", "layout", "multipart_threshold",
                   "multipart_chunksize", "verify_ssl", "access_key_id", "secret_access_key", "session_token",
-                  "exists_check", "addressing_style")
+                  "exists_check", "addressing_style", "connect_timeout", "read_timeout", "retry_time")
 SECRET_KEYS = frozenset({"access_key_id", "secret_access_key", "session_token"})
 _BY_GIT_KEY = {name.replace("_", ""): name for name in REMOTE_OPTIONS}
 
@@ -56,6 +56,22 @@ def parse_count(value: str | None, default: int, key: str, hint: str) -> int:
         raise ConfigError(f"{key} must be a positive integer, not '{value}'", hint) from None
     if number < 1:
         raise ConfigError(f"{key} must be at least 1, not {number}", hint)
+    return number
+
+
+def parse_seconds(value: str | None, default: float, key: str, hint: str) -> float:
+    """A positive duration in seconds ('30', '2.5', '30s', '2m'); ``default`` when unset."""
+    if value is None or value.strip() == "":
+        return default
+    text = value.strip().lower()
+    scale = 60.0 if text.endswith(("m", "min")) else 1.0
+    text = text.removesuffix("min").removesuffix("m").removesuffix("s").strip()
+    try:
+        number = float(text) * scale
+    except ValueError:
+        raise ConfigError(f"{key} must be a number of seconds, not '{value}'", hint) from None
+    if not number > 0 or number != number or number == float("inf"):
+        raise ConfigError(f"{key} must be more than 0 seconds, not '{value}'", hint)
     return number
 
 

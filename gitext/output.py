@@ -1,9 +1,9 @@
-"""What git mlv prints: sizes, plurals, paths as git quotes them, progress, and
-the 'error:' / 'warning:' lines. Messages go to stderr, results to stdout."""
+"""What git mlv prints: sizes, plurals, paths as git quotes them, and the
+'error:' / 'warning:' lines. Messages go to stderr, results to stdout (progress:
+progress.py)."""
 from __future__ import annotations
 
 import sys
-import time
 
 
 def human_size(size: float) -> str:
@@ -65,38 +65,3 @@ def quote_path(path: str) -> str:
         else:
             out.append(char)
     return '"' + "".join(out) + '"'
-
-
-class Progress:
-    """'verb: n/N objects, x/y MiB, r MiB/s' on stderr, redrawn at most 10 times a
-    second, only when stderr is a terminal and not quiet."""
-
-    def __init__(self, verb: str, total: int, total_bytes: int, enabled: bool) -> None:
-        self.verb = verb
-        self.total = total
-        self.total_bytes = total_bytes
-        self.enabled = enabled and total > 0 and sys.stderr.isatty()
-        self.count = 0
-        self.bytes = 0
-        self.start = time.monotonic()
-        self._last = 0.0
-        import threading
-
-        self._lock = threading.Lock()
-
-    def advance(self, size: int) -> None:
-        with self._lock:
-            self.count += 1
-            self.bytes += size
-            now = time.monotonic()
-            if self.enabled and (now - self._last >= 0.1 or self.count == self.total):
-                self._last = now
-                rate = self.bytes / max(now - self.start, 1e-6)
-                sys.stderr.write(f"\r{self.verb}: {self.count}/{self.total} objects, {human_size(self.bytes)}"
-                                 f"/{human_size(self.total_bytes)}, {human_size(rate)}/s\x1b[K")
-                sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.enabled and self.count:
-            sys.stderr.write("\n")
-            sys.stderr.flush()

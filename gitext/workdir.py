@@ -23,17 +23,18 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from gitext import faults
+from gitext import faults, progress
 from gitext.errors import BadPointer, MlvError, NotAnObject
 from gitext.git import worktree
 from gitext.git.index_file import index_path
 from gitext.git.repo import Repo
 from gitext.git.scanner import Scanner, TrackedEntry
-from gitext.output import error, plural, warn
+from gitext.output import error, human_size, plural, warn
 from gitext.paths import unsafe_reason
 from gitext.pending import orphans
 from gitext.pointer import Pointer
 from gitext.pointer_files import PointerFile, pointer_in, scan
+from gitext.progress import Progress
 from gitext.store.cache import Cache
 from gitext.store.directory import current_umask
 from gitext.store.hints import HintDB
@@ -279,34 +280,45 @@ def materialise(repo: Repo, cache: Cache, entries: Iterable[TrackedEntry], jobs:
         if small:
             written, left = checkout_through_git(repo, small)
             result.written += written
+            sizes = {e.path: e.pointer.size for e in small}
+            for path in written:
+                progress.detail(f"wrote {path} ({human_size(sizes[path])})")
             done = set(written)
             todo = [(e, f) for e, f in todo if e.path not in done]
             faults.after_object()
 
+    shown = Progress("writing files", len(todo), sum(e.pointer.size for e, _ in todo), unit=("file", "files"))
+
     def one(item: tuple[TrackedEntry, str]) -> None:
         entry, full = item
         mode = _mode_for(full, entry.mode, umask)
+        size = entry.pointer.size
         try:
-            st = write_from_cache(cache, entry.pointer, full, mode, linktype)
+            with shown.item(size):
+                st = write_from_cache(cache, entry.pointer, full, mode, linktype)
         except MlvError as exc:
             with lock:
                 result.failed[entry.path] = exc
+            shown.advance(size, f"not written: {entry.path}")
             return
         except OSError as exc:
             with lock:
                 result.failed[entry.path] = MlvError(f"cannot write {entry.path}: {exc.strerror}")
+            shown.advance(size, f"not written: {entry.path}")
             return
         known.note(entry.path, entry.pointer, st)
         with lock:
             result.written.append(entry.path)
+        shown.advance(size, f"wrote {entry.path} ({human_size(size)})")
         faults.after_object()
 
-    if jobs > 1 and len(todo) > 1:
-        with ThreadPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
-            list(pool.map(one, todo))
-    else:
-        for item in todo:
-            one(item)
+    with shown:
+        if jobs > 1 and len(todo) > 1:
+            with ThreadPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
+                list(pool.map(one, todo))
+        else:
+            for item in todo:
+                one(item)
     known.close()
     todo_paths = {e.path for e, _ in todo}
     streamed = [path for path in result.written if path in todo_paths and path not in foreign]

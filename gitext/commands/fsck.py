@@ -20,8 +20,9 @@ from gitext.errors import BadPointer, CorruptObject, MlvError, ObjectMissing, Us
 from gitext.git.objects import head_exists, resolve_commit
 from gitext.git.scanner import Scanner, TrackedEntry
 from gitext.git.worktree import ls_files
-from gitext.output import error, plural, warn
+from gitext.output import error, human_size, plural, warn
 from gitext.pointer import Pointer
+from gitext.progress import Progress
 from gitext.store.directory import older_files
 from gitext.store.transfer import copy_object
 
@@ -90,18 +91,24 @@ def _pointers_in_use(ctx: Context) -> list[tuple[str, TrackedEntry]]:
     return [("the index", e) for e in staged if e not in in_head] + [(where, e) for e in committed]
 
 
-def _hash_all(store: ObjectStore, oids: list[str], jobs: int) -> Iterator[tuple[str, MlvError | int]]:
+def _hash_all(store: ObjectStore, oids: list[str], jobs: int, shown: Progress,
+              sizes: dict[str, int]) -> Iterator[tuple[str, MlvError | int]]:
     """(oid, the error its check raised or the object's size), re-hashed ``jobs`` at a
     time (hashlib releases the GIL); a corrupt object is quarantined by its reader."""
     def one(oid: str) -> tuple[str, MlvError | int]:
-        try:
-            with store.open(oid, rehash=True, quarantine=True) as reader:
-                reader.verify()
-                return oid, reader.pos
-        except MlvError as exc:
-            return oid, exc
-        except OSError as exc:
-            return oid, MlvError(f"cannot read object {oid}: {exc.strerror or exc}")
+        size = sizes.get(oid, 0)
+        with shown.item(size):
+            try:
+                with store.open(oid, rehash=True, quarantine=True) as reader:
+                    reader.verify()
+                    found: tuple[str, MlvError | int] = (oid, reader.pos)
+            except MlvError as exc:
+                found = (oid, exc)
+            except OSError as exc:
+                found = (oid, MlvError(f"cannot read object {oid}: {exc.strerror or exc}"))
+        state = "intact" if isinstance(found[1], int) else "NOT intact"
+        shown.advance(size, f"checked {oid} ({human_size(size)}): {state}")
+        return found
 
     if jobs <= 1 or len(oids) <= 1:
         yield from map(one, oids)
@@ -115,9 +122,13 @@ def _check_store(ctx: Context, store: ObjectStore, needed: dict[str, tuple[Point
     """Check every object in ``store``; repair a remote's bad ones from the cache; report
     the pointers of ``uses`` whose size is not their intact object's. The count of bad objects."""
     oids = list(store.iter_oids())
+    sizes = {oid: copy.size for oid, copy in store.stat(oids).items()} if store.cheap_reads else {}
     checked = bad = 0
     intact: dict[str, int] = {}
-    for oid, problem in _hash_all(store, oids, jobs):
+    shown = Progress(f"checking {store.label}", len(oids), sum(sizes.values()), enabled=not quiet)
+    with shown:
+        results = list(_hash_all(store, oids, jobs, shown, sizes))
+    for oid, problem in results:
         if isinstance(problem, ObjectMissing):
             continue  # deleted meanwhile (a concurrent prune): nothing to check
         if isinstance(problem, MlvError) and not isinstance(problem, CorruptObject):

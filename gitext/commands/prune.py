@@ -12,9 +12,10 @@ from gitext.context import Context
 from gitext.errors import MlvError, UsageError
 from gitext.git.objects import index_files, snapshot_commits, worktree_git_dirs
 from gitext.git.scanner import Scanner
-from gitext.output import human_size, plural
+from gitext.output import human_size, plural, say
 from gitext.pending import read_pending
 from gitext.pointer import Pointer
+from gitext.progress import Progress
 
 if TYPE_CHECKING:
     import argparse
@@ -48,7 +49,7 @@ def run_prune(args: argparse.Namespace) -> int:
         cached = list(cache.iter_oids())
         candidates = [oid for oid in cached if oid not in needed]
         if not candidates:
-            print(f"nothing to prune: every cached object ({len(cached)}) is referenced")
+            say(args.quiet, f"nothing to prune: every cached object ({len(cached)}) is referenced")
             return 0
         try:
             store = ctx.store()
@@ -60,16 +61,19 @@ def run_prune(args: argparse.Namespace) -> int:
                            "prune deletes only objects the default remote holds; fix the remote, then retry") from None
         deletable = [oid for oid in candidates if oid in present]
         freed = 0
-        for oid in deletable:
-            if args.dry_run:
-                size = cache.stat([oid]).get(oid)
-                if size is not None:
-                    print(f"would prune {oid} ({human_size(size.size)})")
-                    freed += size.size
-            else:
-                freed += cache.delete(oid) or 0
+        with Progress("pruning the local cache", 0 if args.dry_run else len(deletable), 0) as shown:
+            for oid in deletable:
+                if args.dry_run:
+                    size = cache.stat([oid]).get(oid)
+                    if size is not None:
+                        print(f"would prune {oid} ({human_size(size.size)})")
+                        freed += size.size
+                else:
+                    gone = cache.delete(oid) or 0
+                    freed += gone
+                    shown.advance(gone, f"pruned {oid} ({human_size(gone)})")
     kept = len(candidates) - len(deletable)
-    print(f"{'would prune' if args.dry_run else 'pruned'} {plural(len(deletable), 'object')} ({human_size(freed)}) "
+    say(args.quiet, f"{'would prune' if args.dry_run else 'pruned'} {plural(len(deletable), 'object')} ({human_size(freed)}) "
           f"that remote '{store.name}' holds"
           + (f"; kept {kept} unreferenced {'object' if kept == 1 else 'objects'} it lacks (the only copy)"
              if kept else ""))

@@ -208,12 +208,21 @@ def resolve_all(root: str, cache: Cache, sources: Sources, dvcfiles: list[DvcFil
     problems and results are recorded in item order."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from gitext.progress import Progress
+
     work = [(d, item) for d in dvcfiles for output in d.outputs for item in output.items]
+    shown = Progress("importing DVC files", 0 if dry_run else len(work), 0, unit=("file", "files"))
 
     def one(job: tuple[DvcFile, Item]) -> Resolved | str:
-        return locate(root, sources, job[1]) if dry_run else resolve_item(root, cache, sources, job[1])
+        if dry_run:
+            return locate(root, sources, job[1])
+        with shown.item(0):
+            found = resolve_item(root, cache, sources, job[1])
+        shown.advance(0, f"{'problem with' if isinstance(found, str) else 'imported'} {job[1].path}")
+        return found
 
-    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(work) or 1)), thread_name_prefix="mlv-import") as pool:
+    with shown, ThreadPoolExecutor(max_workers=max(1, min(jobs, len(work) or 1)),
+                                   thread_name_prefix="mlv-import") as pool:
         results = list(pool.map(one, work))
     for (dvcfile, _item), found in zip(work, results):
         if isinstance(found, str):

@@ -30,7 +30,7 @@ import stat
 from collections.abc import Callable
 from typing import TYPE_CHECKING, BinaryIO
 
-from gitext import faults
+from gitext import faults, progress
 from gitext.errors import BadPointer, CorruptObject, MlvError, SizeMismatch
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -121,6 +121,7 @@ class ObjectReader:
             self._digest.update(data)
         self.pos += n
         faults.after_bytes(n)
+        progress.moved(n)
         if self.pos == self._limit():
             self._finish()
 
@@ -309,6 +310,7 @@ def copy_hashing(src: BinaryIO, dst: BinaryIO | None, limit: int | None = None) 
             dst.write(view[:n])
         total += n
         faults.after_bytes(n)
+        progress.moved(n)
     return digest.hexdigest(), total
 
 
@@ -339,10 +341,11 @@ def fast_copy(src: BinaryIO, dst: BinaryIO, size: int, linktype: str = "auto") -
         copied = 0
         try:
             while copied < size:
-                n = os.copy_file_range(src.fileno(), dst.fileno(), min(size - copied, 1 << 30))
+                n = os.copy_file_range(src.fileno(), dst.fileno(), min(size - copied, 64 * 1024 * 1024))
                 if n == 0:
                     break
                 copied += n
+                progress.moved(n)
         except OSError:
             pass  # EXDEV, EOPNOTSUPP, EINVAL...: copy through user space from where it stopped
         if copied < size:

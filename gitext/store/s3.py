@@ -27,6 +27,15 @@ errors) and, around each whole object operation, ``OWN_ATTEMPTS`` tries with
 exponential backoff for failures botocore cannot retry itself (a stream cut
 mid-body, 5xx/SlowDown that outlasted its attempts). Then one RemoteError
 names the object and the remote. See docs/s3.md.
+
+Nothing waits without bound or without words: connect and read timeouts are
+per remote (``connect_timeout``, ``read_timeout``: seconds without a byte),
+no retry of one operation starts ``retry_time`` seconds after it began (that
+covers botocore's retries too, through its ``needs-retry`` event), and a
+timeout from an endpoint that has not answered anything yet in this process
+is not retried at all (a server that accepts connections and never answers is
+down, not slow). Every call runs under ``progress.waiting_for``, which names
+the remote and endpoint after 10 s of silence.
 """
 from __future__ import annotations
 
@@ -50,8 +59,9 @@ from boto3.s3.transfer import TransferConfig
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config as BotoConfig
 
+from gitext import progress
 from gitext.errors import ConfigError, MlvError, ObjectMissing, RemoteError
-from gitext.options import SECRET_KEYS, git_key, parse_choice, parse_count, parse_size
+from gitext.options import SECRET_KEYS, git_key, parse_choice, parse_count, parse_seconds, parse_size
 from gitext.pointer import is_oid
 from gitext.store.directory import Stored
 from gitext.store.layout import DVC3_PREFIX, check_layout, detect_layout, object_key, objects_prefix, oid_of
@@ -65,8 +75,9 @@ DEFAULT_MULTIPART_THRESHOLD = 64 * MiB
 DEFAULT_MULTIPART_CHUNKSIZE = 16 * MiB
 MIN_MULTIPART_CHUNKSIZE = 5 * MiB  # S3's minimum part size (all parts but the last)
 MULTIPART_CONCURRENCY = 8          # threads per large object
-CONNECT_TIMEOUT = 10               # seconds; botocore's default (60) hides a dead endpoint for minutes
-READ_TIMEOUT = 60
+CONNECT_TIMEOUT = 5.0              # seconds (option connect_timeout); botocore's 60 hides a dead endpoint
+READ_TIMEOUT = 30.0                # seconds without a byte (option read_timeout; git-lfs's activity timeout)
+RETRY_TIME = 60.0                  # no retry of one operation starts later than this after it began (retry_time)
 BOTO_MAX_ATTEMPTS = 3              # per request, initial try included (AWS_MAX_ATTEMPTS overrides)
 BOTO_RETRY_MODE = "standard"       # AWS_RETRY_MODE overrides ('adaptive' adds client-side rate limiting)
 OWN_ATTEMPTS = 3                   # per object operation, around botocore's retries
@@ -162,6 +173,25 @@ def is_transient(exc: BaseException) -> bool:
                             s3transfer.exceptions.RetriesExceededError, boto3.exceptions.RetriesExceededError))
 
 
+def _is_timeout(exc: BaseException) -> bool:
+    return isinstance(_unwrap(exc), (bex.ReadTimeoutError, bex.ConnectTimeoutError, urllib3.exceptions.TimeoutError))
+
+
+_op = threading.local()  # the deadline of the operation this thread runs (for botocore's retries)
+
+
+def _veto_retry(caught_exception: BaseException | None = None, **_: object) -> bool | None:
+    """botocore's needs-retry event, ahead of its own retry handler: False stops a retry.
+    Timeouts are retried by S3Store._retry only (which knows whether the endpoint ever
+    answered), and nothing is retried past the operation's deadline."""
+    if caught_exception is not None and _is_timeout(caught_exception):
+        return False
+    deadline = getattr(_op, "deadline", None)
+    if deadline is not None and time.monotonic() >= deadline:
+        return False
+    return None
+
+
 def _backoff(attempt: int) -> float:
     delay = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (attempt - 1))
     return delay * (0.5 + random.random() / 2)
@@ -182,7 +212,7 @@ class _Read:
         pass
 
 
-def _bound_replies(client: object, where: Callable[[], str]) -> None:
+def _bound_replies(client: object, where: Callable[[], str], answered: Callable[[], None]) -> None:
     """Make ``client`` refuse any reply but an object's body that is longer than
     MAX_REPLY, before reading it: botocore reads a listing, an error or a HEAD reply
     whole into memory, and an endpoint can send an endless one. botocore has no public
@@ -200,6 +230,7 @@ def _bound_replies(client: object, where: Callable[[], str]) -> None:
             response = send(request)
         finally:
             request.stream_output = streamed
+        answered()
         if streamed and response.status_code < 300:
             return response
         try:
@@ -249,6 +280,14 @@ class S3Store:
                                          f"git mlv remote modify {name} exists_check auto") or "auto"
         self.addressing_style = opts.get("addressingstyle") or ("path" if self.endpoint else None)
         self.list_page_size = LIST_PAGE_SIZE
+        self.connect_timeout = parse_seconds(opts.get("connecttimeout"), CONNECT_TIMEOUT,
+                                             f"connect_timeout of remote '{name}'",
+                                             f"git mlv remote modify {name} connect_timeout 5")
+        self.read_timeout = parse_seconds(opts.get("readtimeout"), READ_TIMEOUT, f"read_timeout of remote '{name}'",
+                                          f"git mlv remote modify {name} read_timeout 30")
+        self.retry_time = parse_seconds(opts.get("retrytime"), RETRY_TIME, f"retry_time of remote '{name}'",
+                                        f"git mlv remote modify {name} retry_time 60")
+        self._answered = False  # the endpoint has sent a reply in this process
         self._layout = check_layout(opts.get("layout"), name)
         self._keys = {k: opts[git_key(k)] for k in SECRET_KEYS if opts.get(git_key(k))}
         if ("access_key_id" in self._keys) != ("secret_access_key" in self._keys):
@@ -280,8 +319,8 @@ class S3Store:
             retries["mode"] = BOTO_RETRY_MODE
         kwargs: dict[str, object] = {
             "max_pool_connections": max(self.default_jobs, DEFAULT_JOBS) * MULTIPART_CONCURRENCY,
-            "connect_timeout": CONNECT_TIMEOUT,
-            "read_timeout": READ_TIMEOUT,
+            "connect_timeout": self.connect_timeout,
+            "read_timeout": self.read_timeout,
             "retries": retries,
             "user_agent_extra": "git-mlv",
         }
@@ -320,7 +359,9 @@ class S3Store:
                         aws_session_token=self._keys.get("session_token"))
                     self._client = session.client("s3", endpoint_url=self.endpoint, verify=self.verify,
                                                   config=self._boto_config())
-                    _bound_replies(self._client, lambda: f"the S3 endpoint {self.endpoint_label()} of {self.where}")
+                    _bound_replies(self._client, lambda: f"the S3 endpoint {self.endpoint_label()} of {self.where}",
+                                   self._mark_answered)
+                    self._client.meta.events.register_first("needs-retry.s3", _veto_retry)  # type: ignore[attr-defined]
                 except ValueError as exc:
                     raise ConfigError(f"remote '{self.name}' has an invalid endpointurl '{self.endpoint}': "
                                       f"{self._scrub(str(exc))}",
@@ -329,6 +370,14 @@ class S3Store:
                     raise self._error(exc, "connecting") from None
                 self._transfer = self._transfer_config()
             return self._client
+
+    def _mark_answered(self) -> None:
+        self._answered = True
+
+    @property
+    def wait_label(self) -> str:
+        """What a 'waiting for ... to answer' line names."""
+        return f"remote '{self.name}' ({self.url}, {self.endpoint_label()})"
 
     def endpoint_label(self) -> str:
         if self.endpoint:
@@ -363,7 +412,19 @@ class S3Store:
         if isinstance(exc, bex.SSLError):
             return RemoteError(f"TLS failure talking to the S3 endpoint {self.endpoint_label()} of {where}",
                                f"check the certificate, or: git mlv remote modify {self.name} verify_ssl /path/to/ca.pem")
-        if isinstance(exc, (bex.EndpointConnectionError, bex.ConnectTimeoutError, bex.ProxyConnectionError)):
+        if isinstance(exc, bex.ConnectTimeoutError):
+            return RemoteError(f"cannot reach the S3 endpoint {self.endpoint_label()} of {where} while {what}: "
+                               f"no connection within {self.connect_timeout:g} s",
+                               f"check that the server is up and the URL is right; a slow network may need "
+                               f"'git mlv remote modify {self.name} connect_timeout 30'")
+        if isinstance(exc, (bex.ReadTimeoutError, urllib3.exceptions.ReadTimeoutError)):
+            how = ("accepted the connection but has not answered anything" if not self._answered
+                   else "stopped answering")
+            return RemoteError(f"the S3 endpoint {self.endpoint_label()} of {where} {how}: no reply within "
+                               f"{self.read_timeout:g} s while {what}",
+                               f"check that the server there is working; a server that is slow to answer may "
+                               f"need 'git mlv remote modify {self.name} read_timeout 120'")
+        if isinstance(exc, (bex.EndpointConnectionError, bex.ProxyConnectionError)):
             return RemoteError(f"cannot reach the S3 endpoint {self.endpoint_label()} of {where} while {what}",
                                f"check that the server is up and the URL is right "
                                f"(git mlv remote modify {self.name} endpointurl URL)")
@@ -398,18 +459,40 @@ class S3Store:
                                "check the connection and run the command again; what was done is kept")
         return RemoteError(f"S3 failure while {what} on {where}: {self._scrub(str(exc)) or type(exc).__name__}")
 
+    def retry_worth(self, exc: BaseException, attempt: int, start: float) -> float | None:
+        """The pause before attempt ``attempt + 1`` of an operation begun at ``start``
+        after it failed with ``exc``, or None: not transient, attempts or time used up,
+        or a timeout from an endpoint that never answered."""
+        if attempt >= OWN_ATTEMPTS:
+            return None
+        if _is_timeout(exc):
+            if not self._answered:
+                return None
+        elif not is_transient(exc):
+            return None
+        delay = _backoff(attempt)
+        return delay if time.monotonic() + delay < start + self.retry_time else None
+
     def _retry(self, what: str, op: Callable[[], T], bucket_level: bool = False) -> T:
-        """Run ``op`` with bounded retries (backoff) on transient failures."""
-        for attempt in range(1, OWN_ATTEMPTS + 1):
-            try:
-                return op()
-            except MlvError:
-                raise
-            except _BOTO_ERRORS as exc:
-                if attempt < OWN_ATTEMPTS and is_transient(exc):
-                    time.sleep(_backoff(attempt))
-                    continue
-                raise self._error(exc, what, bucket_level) from None
+        """Run ``op`` with retries (backoff) on transient failures, bounded in count
+        (OWN_ATTEMPTS) and time (retry_time), under a 'waiting for' watch."""
+        start = time.monotonic()
+        outer = getattr(_op, "deadline", None)
+        _op.deadline = start + self.retry_time
+        try:
+            with progress.waiting_for(self.wait_label):
+                for attempt in range(1, OWN_ATTEMPTS + 1):
+                    try:
+                        return op()
+                    except MlvError:
+                        raise
+                    except _BOTO_ERRORS as exc:
+                        delay = self.retry_worth(exc, attempt, start)
+                        if delay is None:
+                            raise self._error(exc, what, bucket_level) from None
+                        time.sleep(delay)
+        finally:
+            _op.deadline = outer
         raise AssertionError("unreachable")  # pragma: no cover
 
     # ------------------------------------------------------------ keys
@@ -605,11 +688,22 @@ class S3Store:
         if size < self.multipart_threshold or not isinstance(path, str):
             def put() -> None:
                 reader.seek(0)
-                client.put_object(Bucket=self.bucket, Key=key, Body=reader.raw, ContentLength=size,
+                client.put_object(Bucket=self.bucket, Key=key, Body=_Counted(reader.raw), ContentLength=size,
                                   ContentMD5=base64.b64encode(bytes.fromhex(oid)).decode("ascii"))
             self._retry(what, put)
             return
-        self._retry(what, lambda: client.upload_file(path, self.bucket, key, Config=self._transfer))
+        slot = progress.current_slot()
+
+        def upload() -> None:
+            wait = progress.current_wait()
+
+            def sent(n: int) -> None:  # from s3transfer's threads
+                if wait is not None:
+                    wait.touch()
+                if slot is not None:
+                    slot.add(n)
+            client.upload_file(path, self.bucket, key, Config=self._transfer, Callback=sent)
+        self._retry(what, upload)
 
     def quarantine(self, oid: str) -> str:
         """Move a corrupt object aside: copy it to <prefix>bad/<oid>.<time>, and delete
@@ -635,6 +729,27 @@ class S3Store:
         """Connections close with the client."""
 
 
+class _Counted:
+    """An upload's source file as botocore reads it, reporting each block read."""
+
+    def __init__(self, raw: object) -> None:
+        self._raw = raw
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n)  # type: ignore[attr-defined]
+        progress.moved(len(data))
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._raw.seek(offset, whence)  # type: ignore[attr-defined, no-any-return]
+
+    def tell(self) -> int:
+        return self._raw.tell()  # type: ignore[attr-defined, no-any-return]
+
+    def seekable(self) -> bool:
+        return True
+
+
 class _Body:
     """The bytes of one GET, as a raw stream for ObjectReader: read in order, and when
     the stream breaks midway (a reset, a read timeout) fetched again from where it
@@ -645,6 +760,7 @@ class _Body:
         self._client = store.client()
         self._pos = 0
         self._failures = 0
+        self._broken_at: float | None = None  # when the stream first broke
         self._stream: object | None = None
         self._chunks: Iterator[bytes] | None = None
         self._left = memoryview(b"")
@@ -670,14 +786,18 @@ class _Body:
     def readinto(self, buf: memoryview) -> int:
         while not self._left:
             try:
-                self._left = memoryview(next(self._chunks, b""))  # type: ignore[arg-type]
+                with progress.waiting_for(self._store.wait_label):
+                    self._left = memoryview(next(self._chunks, b""))  # type: ignore[arg-type]
                 if not self._left:
                     return 0
             except _BOTO_ERRORS as exc:
                 self._failures += 1
-                if self._failures >= OWN_ATTEMPTS or not is_transient(exc):
+                if self._broken_at is None:
+                    self._broken_at = time.monotonic()
+                delay = self._store.retry_worth(exc, self._failures, self._broken_at)
+                if delay is None:
                     raise self._store._error(exc, f"downloading object {self._oid}") from None
-                time.sleep(_backoff(self._failures))
+                time.sleep(delay)
                 self.close()
                 self._get(self._pos)
         n = min(len(buf), len(self._left))

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 
 from gitext import faults
 from gitext.errors import CorruptObject, MlvError, ObjectMissing
-from gitext.output import Progress, error, human_size, plural
+from gitext.output import error, human_size, plural
 from gitext.pointer import Pointer
+from gitext.progress import Progress
 from gitext.store.reader import reject
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -98,32 +99,34 @@ def run_parallel(jobs: int, work: list[Pointer], task: Callable[[Pointer], None]
 
 
 def _run(jobs: int, work: list[Pointer], one: Callable[[Pointer], str], result: TransferResult,
-         progress: Progress) -> None:
+         progress: Progress, done_word: str) -> None:
     """Run ``one`` (which returns 'done', 'repaired' or 'present') on every pointer,
     recording each outcome; a failure is recorded and the others go on."""
     lock = threading.Lock()
 
     def task(pointer: Pointer) -> None:
-        try:
-            outcome = one(pointer)
-        except MlvError as exc:
-            with lock:
-                result.failed[pointer.oid] = exc
-            return
-        except OSError as exc:
-            with lock:
-                result.failed[pointer.oid] = MlvError(f"object {pointer.oid}: {exc.strerror or exc}")
-            return
+        failure: MlvError | None = None
+        outcome = "failed"
+        with progress.item(pointer.size):
+            try:
+                outcome = one(pointer)
+            except MlvError as exc:
+                failure = exc
+            except OSError as exc:
+                failure = MlvError(f"object {pointer.oid}: {exc.strerror or exc}")
         with lock:
-            if outcome == "present":
+            if failure is not None:
+                result.failed[pointer.oid] = failure
+            elif outcome == "present":
                 result.present.append(pointer)
             else:
                 result.done.append(pointer)
                 if outcome == "repaired":
                     result.repaired.append(pointer)
-        if outcome != "present":
+        word = {"present": "already there:", "repaired": "replaced a damaged copy of", "failed": "failed:"}
+        progress.advance(pointer.size, f"{word.get(outcome, done_word)} {pointer.oid} ({human_size(pointer.size)})")
+        if failure is None and outcome != "present":
             faults.after_object()
-            progress.advance(pointer.size)
 
     try:
         run_parallel(jobs, work, task)
@@ -192,7 +195,7 @@ def push(cache: Cache, store: ObjectStore, pointers: Iterable[Pointer], jobs: in
         return outcome
 
     _run(jobs, todo, one, result, Progress(f"uploading to '{store.name}'", len(todo),
-                                           sum(p.size for p in todo), progress))
+                                           sum(p.size for p in todo), progress), "uploaded")
     return result
 
 
@@ -214,7 +217,7 @@ def fetch(store: ObjectStore, cache: Cache, pointers: Iterable[Pointer], jobs: i
         return "done"
 
     _run(jobs, todo, one, result, Progress(f"downloading from '{store.name}'", len(todo),
-                                           sum(p.size for p in todo), progress))
+                                           sum(p.size for p in todo), progress), "downloaded")
     return result
 
 

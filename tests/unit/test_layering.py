@@ -66,7 +66,8 @@ def test_the_git_package_needs_only_values() -> None:
 
 
 def test_stores_never_read_config_or_talk_to_git() -> None:
-    allowed = ("gitext.store", "gitext.errors", "gitext.pointer", "gitext.options", "gitext.output", "gitext.faults")
+    allowed = ("gitext.store", "gitext.errors", "gitext.pointer", "gitext.options", "gitext.output", "gitext.faults",
+               "gitext.progress")
     for name, imported in modules().items():
         if name.startswith("store/"):
             bad = [m for m in ours(imported) if not m.startswith(allowed)]
