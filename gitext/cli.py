@@ -199,6 +199,11 @@ def _hook(p: argparse.ArgumentParser) -> None:
     p.add_argument("hook_args", nargs=argparse.REMAINDER, metavar="ARG", help="the arguments git gave the hook")
 
 
+def _env(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="one JSON object (keys: docs/commands/env.md)")
+    p.add_argument("--check", action="store_true", help="run the checks of 'git mlv doctor' instead")
+
+
 def _none(p: argparse.ArgumentParser) -> None:
     pass
 
@@ -266,6 +271,15 @@ COMMANDS: list[tuple[str, str, str, str | None, Callable[[argparse.ArgumentParse
      "Delete cached objects that no local branch, tag, HEAD, index or recent reflog entry\n"
      "references and that the default remote verifiably holds. Never the only copy.", _prune),
     ("version", "version:run_version", "print the version", None, _none),
+    ("env", "env:run_env", "show versions, repository, filter, hooks, cache, remotes and settings",
+     "Print what git mlv sees: versions, the repository, the filter and hook\n"
+     "installation, the cache, every remote (credentials: only where they come from),\n"
+     "tracked patterns and every mlv.* setting with its source. Writes nothing and\n"
+     "contacts no remote.", _env),
+    ("doctor", "env:run_doctor", "check the setup; one ok / warning / error line per check, with the fix",
+     "Check git, the filter, the hooks (and core.hooksPath), the cache, settings, each\n"
+     "remote (an S3 remote is contacted only once trusted) and the index's objects.\n"
+     "Exit 1 when any check is an error.", _none),
     ("demo", "demo:run_demo", "run the quick-start workflow in a temp dir, step by step", None,
      lambda p: p.add_argument("--keep", action="store_true", help="keep the temp dir and print its path")),
     ("manpage", "gitext.manpage:run_manpage", "print the git-mlv(1) man page (roff)", None, _none),

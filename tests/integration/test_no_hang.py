@@ -1,4 +1,4 @@
-"""No hang without words (docs/s3.md, "Timeouts and retries"): an S3 endpoint that
+"""No hang without words (docs/s3.md, "Timeouts, retries and errors"): an S3 endpoint that
 accepts connections and never answers ends a command within the default read
 timeout, says what it is waiting for every 10 s until then, and fails with one
 line naming the remote and the endpoint. Timeouts are settable per remote, and
