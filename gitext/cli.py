@@ -132,13 +132,17 @@ def _ls_files(p: argparse.ArgumentParser) -> None:
 def _diff(p: argparse.ArgumentParser) -> None:
     p.add_argument("rev1", nargs="?", metavar="REV1")
     p.add_argument("rev2", nargs="?", metavar="REV2")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="machine-readable output")
+    fmt.add_argument("--stat", action="store_true", help="one line per artifact: PATH | OLD -> NEW real size")
 
 
 def _log(p: argparse.ArgumentParser) -> None:
-    p.add_argument("path", metavar="PATH")
+    p.add_argument("path", nargs="?", metavar="PATH", help="the file (with --stat: optional, may be a directory)")
     p.add_argument("rev", nargs="?", metavar="REV", help="start from this commit (default HEAD)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--stat", action="store_true",
+                   help="per commit, the artifacts it changed with their real sizes (OLD -> NEW)")
 
 
 def _compare(kind: str) -> Callable[[argparse.ArgumentParser], None]:
@@ -254,7 +258,8 @@ COMMANDS: list[tuple[str, str, str, str | None, Callable[[argparse.ArgumentParse
      "with sizes and short md5s. Reads git objects only; nothing is checked out.", _diff),
     ("log", "log:run_log", "every version of one artifact",
      "List every commit that changed PATH's tracked content: commit, date, author,\n"
-     "subject, md5, size. Reads git objects only.", _log),
+     "subject, md5, size. --stat: per commit, the artifacts it changed (at or under\n"
+     "PATH) with their real sizes. Reads git objects only.", _log),
     ("params", "params_metrics:run_params", "compare parameters (YAML / JSON / TOML), old -> new", None,
      _compare("params")),
     ("metrics", "params_metrics:run_metrics", "compare numeric metrics with absolute and relative change", None,

@@ -1,13 +1,13 @@
-"""git mlv diff [REV1 [REV2]]: tracked artifacts added / modified / deleted / renamed
-between two snapshots (default HEAD and the working tree)."""
+"""git mlv diff [--stat] [REV1 [REV2]]: tracked artifacts added / modified / deleted /
+renamed between two snapshots (default HEAD and the working tree)."""
 from __future__ import annotations
 
 import argparse
 import json
 import os
 import sys
-from dataclasses import dataclass
 
+from gitext.artifacts import ORDER, Change, classify, commit_changes, stat_lines
 from gitext.context import Context
 from gitext.errors import MlvError, UsageError
 from gitext.git.objects import (
@@ -17,7 +17,6 @@ from gitext.git.objects import (
     head_exists,
     index_changes,
     resolve_commit,
-    tree_changes,
 )
 from gitext.git.repo import Repo
 from gitext.git.scanner import Scanner
@@ -27,16 +26,6 @@ from gitext.pointer import MAX_POINTER_SIZE, Pointer, parse_pointer
 from gitext.store.reader import md5_file
 
 WORKSPACE = "workspace"
-ORDER = ("added", "modified", "renamed", "deleted")
-
-
-@dataclass(frozen=True)
-class Change:
-    status: str                 # added | modified | deleted | renamed
-    path: str
-    old: Pointer | None
-    new: Pointer | None
-    old_path: str | None = None  # renamed only
 
 
 # ------------------------------------------------------------------ diff
@@ -103,41 +92,6 @@ def _ref_in(repo: Repo, commit: str | None, path: str) -> BlobRef | None:
     return blob_at(repo, commit, path) if commit is not None else None
 
 
-def commit_changes(repo: Repo, old: str | None, new: str | None) -> list[tuple[str, Pointer | None, Pointer | None]]:
-    scanner = Scanner(repo)
-    return [(change.path, scanner.pointer_at(change.old), scanner.pointer_at(change.new))
-            for change in tree_changes(repo, old, new)]
-
-
-def classify(pairs: list[tuple[str, Pointer | None, Pointer | None]]) -> list[Change]:
-    """Added / modified / deleted per path, then a deleted and an added path holding the
-    same object become one rename (paired in path order)."""
-    added: list[Change] = []
-    deleted: list[Change] = []
-    changes: list[Change] = []
-    for path, old, new in sorted(pairs):
-        if old == new:
-            continue
-        if old is None:
-            added.append(Change("added", path, None, new))
-        elif new is None:
-            deleted.append(Change("deleted", path, old, None))
-        else:
-            changes.append(Change("modified", path, old, new))
-    by_oid: dict[str, list[Change]] = {}
-    for change in deleted:
-        by_oid.setdefault(change.old.oid, []).append(change)  # type: ignore[union-attr]
-    for change in added:
-        gone = by_oid.get(change.new.oid)  # type: ignore[union-attr]
-        if gone:
-            source = gone.pop(0)
-            changes.append(Change("renamed", change.path, source.old, change.new, old_path=source.path))
-        else:
-            changes.append(change)
-    changes.extend(c for group in by_oid.values() for c in group)
-    return sorted(changes, key=lambda c: (ORDER.index(c.status), c.path))
-
-
 def _sides(args: argparse.Namespace) -> tuple[str, str | None]:
     if args.rev2 is not None and args.rev1 is None:  # pragma: no cover - argparse fills rev1 first
         raise UsageError("give REV1 before REV2")
@@ -156,6 +110,8 @@ def run_diff(args: argparse.Namespace) -> int:
     label2 = rev2 if rev2 is not None else WORKSPACE
     if args.json:
         print(json.dumps(diff_json(changes), indent=2))
+    elif args.stat and changes:
+        print("\n".join(stat_lines(changes)))
     else:
         print_diff(changes, rev1, label2)
     return 0

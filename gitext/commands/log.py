@@ -1,17 +1,29 @@
-"""git mlv log PATH [REV]: every version of one tracked artifact (reads git objects only)."""
+"""git mlv log PATH [REV]: every version of one tracked artifact; git mlv log --stat
+[PATH] [REV]: per commit, the artifacts it changed with their real sizes (reads git
+objects only)."""
 from __future__ import annotations
 
 import argparse
 import json
 from datetime import datetime, timedelta, timezone
 
+from gitext.artifacts import classify, commit_changes, stat_lines, under
 from gitext.context import Context
 from gitext.errors import MlvError, UsageError
-from gitext.git.objects import BlobRef, CommitInfo, blob_size, head_exists, is_tree_at, path_versions, resolve_commit
+from gitext.git.objects import (
+    BlobRef,
+    CommitInfo,
+    blob_size,
+    head_exists,
+    history,
+    is_tree_at,
+    path_versions,
+    resolve_commit,
+)
 from gitext.git.repo import Repo
 from gitext.git.scanner import Scanner
 from gitext.output import human_size
-from gitext.paths import typed_file
+from gitext.paths import typed_file, typed_path
 from gitext.pointer import Pointer
 
 
@@ -22,11 +34,18 @@ def _date(time: int, offset: int, full: bool = False) -> str:
 
 def run_log(args: argparse.Namespace) -> int:
     repo = Context().repo
-    path = typed_file(repo.root, args.path)
+    if args.stat and args.json:
+        raise UsageError("--stat and --json cannot be combined", "use one of them")
+    if args.path is None and not args.stat:
+        raise UsageError("give the PATH of one tracked file", "or list every commit's artifacts: git mlv log --stat")
     rev = args.rev or "HEAD"
     if rev == "HEAD" and not head_exists(repo):
-        raise MlvError("this repository has no commits yet", "commit first, then run 'git mlv log PATH'")
+        raise MlvError("this repository has no commits yet",
+                       "commit first, then run 'git mlv log " + ("--stat'" if args.stat else "PATH'"))
     start = resolve_commit(repo, rev)
+    if args.stat:
+        return _log_stat(repo, start, args.path, rev)
+    path = typed_file(repo.root, args.path)
     scanner = Scanner(repo)
     rows = []
     for info, ref in path_versions(repo, start, path):
@@ -66,3 +85,29 @@ def _log_json(info: CommitInfo, ref: BlobRef | None, pointer: Pointer | None, st
         "md5": pointer.oid if pointer else None,
         "size": pointer.size if pointer else (blob_size(repo, ref.git_oid) if ref else None),
     }
+
+
+def _log_stat(repo: Repo, start: str, typed: str | None, rev: str) -> int:
+    """Each commit (newest first) that changed a tracked artifact at or under ``typed``,
+    with one diffstat line per artifact. A commit is compared with its parent (a root
+    commit with the empty tree); merges are left out, as 'git log --stat' shows none
+    for them: the commits that made the changes on their branches are listed."""
+    prefix = "" if typed is None else (typed_path(repo.root, typed) if repo.root else typed.strip("/"))
+    scanner = Scanner(repo)
+    first = True
+    for info, parents in history(repo, start):
+        if len(parents) > 1:
+            continue
+        changes = under(classify(commit_changes(repo, parents[0] if parents else None, info.git_oid, scanner)),
+                        prefix)
+        if not changes:
+            continue
+        if not first:
+            print()
+        first = False
+        print(f"commit {info.short}  {_date(info.time, info.offset)}  {info.author}  {info.subject}".rstrip())
+        print("\n".join(stat_lines(changes)))
+    if first:
+        where = f" at or under '{prefix}'" if prefix else ""
+        print(f"no commit in the history of {rev} changed a tracked artifact{where}")
+    return 0

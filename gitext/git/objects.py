@@ -209,6 +209,16 @@ def _commit_info(commit: pygit2.Commit) -> CommitInfo:
     return CommitInfo(str(commit.id), author.name, author.email, int(author.time), int(author.offset), subject)
 
 
+def history(repo: Repo, start: str) -> Iterator[tuple[CommitInfo, list[str]]]:
+    """Every commit reachable from ``start`` (through any parent), newest first
+    (topological order, then time), with its parents' ids."""
+    import pygit2
+
+    order = pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.TIME
+    for commit in repo.pygit2.walk(pygit2.Oid(hex=start), order):
+        yield _commit_info(commit), [str(p) for p in commit.parent_ids]
+
+
 def path_versions(repo: Repo, start: str, path: str) -> Iterator[tuple[CommitInfo, BlobRef | None]]:
     """Every commit reachable from ``start`` (through any parent), newest first, whose
     blob at ``path`` differs from that of every parent: (commit, blob or None when the

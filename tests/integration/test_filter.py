@@ -164,9 +164,23 @@ def test_git_diff_shows_summary_not_pointer_text(repo: Path) -> None:
     (repo / "m.bin").write_bytes(b"v2" * 4000)
     diff = out(git(repo, "diff", "m.bin"))
     old_md5, new_md5 = hashlib.md5(b"v1" * 3000).hexdigest(), hashlib.md5(b"v2" * 4000).hexdigest()
-    assert f"-git-mlv: md5 {old_md5} size 6000" in diff
-    assert f"+git-mlv: md5 {new_md5} size 8000" in diff
+    assert f"-git-mlv: 56 B pointer -> 5.9 KiB data, md5 {old_md5} size 6000\n" in diff
+    assert f"+git-mlv: 56 B pointer -> 7.8 KiB data, md5 {new_md5} size 8000\n" in diff
     assert "mlv: 1" not in diff
+
+
+def test_git_diff_says_which_side_is_only_a_pointer(repo: Path) -> None:
+    """A version whose object cannot be had reaches textconv as pointer text: its line
+    says so, still with the md5 and size that tell it from the other side."""
+    (repo / "m.bin").write_bytes(b"v1" * 3000)
+    git(repo, "add", "m.bin")
+    git(repo, "commit", "-q", "-m", "v1")
+    old_md5 = hashlib.md5(b"v1" * 3000).hexdigest()
+    (repo / ".git/mlv/cache" / old_md5[:2] / old_md5[2:]).unlink()   # never pushed either
+    (repo / "m.bin").write_bytes(b"v2" * 4000)
+    diff = out(git(repo, "diff", "m.bin"))
+    assert f"-git-mlv: 56 B pointer only (its 5.9 KiB of data is not here), md5 {old_md5} size 6000\n" in diff
+    assert "+git-mlv: 56 B pointer -> 7.8 KiB data, md5 " in diff
 
 
 @pytest.mark.parametrize("side", ["ours", "theirs"])

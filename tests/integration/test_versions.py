@@ -100,6 +100,33 @@ def test_diff_between_commits_and_against_one_rev(repo: Path) -> None:
     assert "Traceback" not in err(bad)
 
 
+def test_diff_stat_shows_the_artifacts_real_sizes(repo: Path) -> None:
+    """git's own --stat counts the pointers' bytes (it never runs textconv); 'git mlv
+    diff --stat' has git's diffstat shape with the sizes of the data."""
+    commit(repo, {"a.bin": A1, "b.bin": B, "old.bin": OLD}, "v1")
+    (repo / "sub").mkdir()
+    git(repo, "mv", "b.bin", "sub/c.bin")
+    git(repo, "rm", "-q", "old.bin")
+    commit(repo, {"a.bin": A2, "new.bin": NEW}, "v2")
+    assert " a.bin              | Bin 56 -> 56 bytes" in out(git(repo, "diff", "--stat", "HEAD~1", "HEAD"))
+
+    lines = out(mlv(repo, "diff", "--stat", "HEAD~1", "HEAD")).splitlines()
+    assert lines == [
+        " new.bin            | added 2.9 KiB",
+        " a.bin              | 2.9 KiB -> 2.9 KiB",
+        " b.bin => sub/c.bin | renamed 2.9 KiB",
+        " old.bin            | deleted 2.9 KiB",
+        " 4 artifacts changed, +2 bytes",
+    ]
+    write(repo, {"a.bin": b"\x07" * 3 * 1024 * 1024})   # the workspace side, unstaged
+    assert out(mlv(repo, "diff", "--stat")).splitlines() == [
+        " a.bin | 2.9 KiB -> 3.0 MiB", f" 1 artifact changed, +{3 * 1024 * 1024 - len(A2)} bytes (+3.0 MiB)"]
+    git(repo, "checkout", "--", "a.bin")
+    assert out(mlv(repo, "diff", "--stat")) == "no tracked artifact differs between HEAD and workspace\n"
+    both = mlv(repo, "diff", "--stat", "--json", check=False)
+    assert both.returncode == 2 and "not allowed with argument" in err(both)
+
+
 # ------------------------------------------------------------------ log
 
 def test_log_lists_every_version_and_the_deletion(repo: Path) -> None:
@@ -135,6 +162,36 @@ def test_log_lists_every_version_and_the_deletion(repo: Path) -> None:
     assert missing.returncode == 1 and err(missing).startswith("error: 'nope.bin' is not in the history of HEAD")
     directory = mlv(repo, "log", "models", "HEAD~1", check=False)
     assert directory.returncode == 2 and "is a directory" in err(directory)
+
+
+def test_log_stat_lists_each_commits_artifacts_with_real_sizes(repo: Path) -> None:
+    commit(repo, {"models/model.bin": b"\x01" * 2000, "data/a.csv": b"a\n" * 600}, "v1")
+    commit(repo, {"README.md": "readme"}, "docs")                       # no artifact: not listed
+    git(repo, "checkout", "-q", "-b", "side")
+    commit(repo, {"side.bin": b"\x05" * 100}, "side data")
+    git(repo, "checkout", "-q", "main")
+    commit(repo, {"models/model.bin": b"\x02" * 6000}, "v2")
+    git(repo, "merge", "-q", "--no-ff", "-m", "merge side", "side")       # a merge: its branch's commit is listed
+    git(repo, "rm", "-q", "data/a.csv")
+    git(repo, "commit", "-q", "-m", "drop a.csv")
+
+    text = out(mlv(repo, "log", "--stat"))
+    blocks = [block.splitlines() for block in text.split("\n\n")]
+    assert [b[0].split("  ")[-1] for b in blocks] == ["drop a.csv", "v2", "side data", "v1"]
+    assert blocks[0][0].startswith("commit ") and "2026-01-01 00:00  Test User" in blocks[0][0]
+    assert blocks[0][1:] == [" data/a.csv | deleted 1.2 KiB", " 1 artifact changed, -1200 bytes (-1.2 KiB)"]
+    assert blocks[1][1:] == [" models/model.bin | 2.0 KiB -> 5.9 KiB", " 1 artifact changed, +4000 bytes (+3.9 KiB)"]
+    assert blocks[2][1:] == [" side.bin | added 100 B", " 1 artifact changed, +100 bytes"]
+    assert blocks[3][1:] == [" data/a.csv       | added 1.2 KiB", " models/model.bin | added 2.0 KiB",
+                             " 2 artifacts changed, +3200 bytes (+3.1 KiB)"]
+
+    models = out(git(repo / "models", "mlv", "log", "--stat", ".", "HEAD~1"))  # PATH from a subdirectory, REV
+    assert [line for line in models.splitlines() if "|" in line] == [
+        " models/model.bin | 2.0 KiB -> 5.9 KiB", " models/model.bin | added 2.0 KiB"]
+    assert "no commit in the history of HEAD changed a tracked artifact at or under 'nope'" in out(
+        mlv(repo, "log", "--stat", "nope"))
+    bare = mlv(repo, "log", check=False)
+    assert bare.returncode == 2 and "git mlv log --stat" in err(bare)
 
 
 # ------------------------------------------------------------------ params / metrics
