@@ -113,7 +113,10 @@ def _upload(ctx: Context, pointers: list[Pointer], behind_tracking: list[Pointer
         pointers = pointers + [p for p in behind_tracking if p.oid not in present]
     if not pointers:
         return 0
-    result = push(ctx.cache, store, pointers, ctx.jobs(store), progress=not caller_quiet())
+    from gitext import progress
+
+    progress.configure(quiet=caller_quiet())  # 'waiting for' lines too
+    result = push(ctx.cache, store, pointers, ctx.jobs(store))
     if result.done:
         _note(f"uploaded {len(result.done)} object(s) ({human_size(result.bytes_done)}) to '{store.name}'")
     if result.repaired:
@@ -243,12 +246,16 @@ def _write_pointer_files(ctx: Context) -> None:
     if not files:
         forget(journals)
         return
+    from gitext import progress
+    from gitext.git.caller import caller_quiet
+
+    progress.configure(quiet=caller_quiet())  # the download's and the writes' progress
     absent = [f.pointer for f in files if not ctx.cache.has(f.pointer.oid)]
     fetch_failed = 0
     if absent:
         try:
             store = ctx.store()
-            result = fetch(store, ctx.cache, absent, ctx.jobs(store), progress=False)
+            result = fetch(store, ctx.cache, absent, ctx.jobs(store))
             fetch_failed = len(result.failed)
         except MlvError as exc:
             warn(f"{plural(len(absent), 'tracked file')} left as pointer text (e.g. {files[0].path}): {exc.message}",
