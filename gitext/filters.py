@@ -5,7 +5,9 @@ from __future__ import annotations
 import itertools
 import os
 import sys
+import threading
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from gitext.context import Context
 from gitext.errors import BadPointer, MlvError
@@ -15,6 +17,9 @@ from gitext.pending import Journal
 from gitext.pointer import MAX_POINTER_SIZE, Pointer, parse_pointer
 from gitext.store.reader import CHUNK, ObjectReader
 from gitext.workdir import KnownFiles
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gitext.progress import Progress
 
 SMALL_VERIFY = 4 * 1024 * 1024  # objects up to this size are read whole (and verified) before git gets them
 
@@ -34,6 +39,8 @@ class FilterContext:
         self.left_as_pointer: list[tuple[str, str]] = []   # (path, why)
         self.bad_pointers: list[tuple[str, BadPointer]] = []  # (path as shown, why): left as pointer text
         self.deferred = Journal(repo.git_dir)
+        self._downloads: Progress | None = None  # the delayed downloads' progress, once there is one
+        self._progress_lock = threading.Lock()
 
     @property
     def config(self):  # type: ignore[no-untyped-def]
@@ -135,11 +142,30 @@ class FilterContext:
     # ------------------------------------------------------------------ smudge
 
     def fetch(self, pointer: Pointer) -> None:
-        """Download one object into the cache (verified), as push/pull do."""
+        """Download one object into the cache (verified), as push/pull do. Without a
+        terminal (CI) a progress line every few seconds; on one, git draws its own."""
+        from gitext.output import human_size
         from gitext.store.transfer import copy_object
 
-        copy_object(self.store(), self.cache, pointer)
+        store = self.store()
+        with self._progress_lock:
+            if self._downloads is None:
+                from gitext import progress
+                from gitext.git.caller import caller_quiet
+
+                progress.configure(quiet=caller_quiet())
+                self._downloads = progress.Progress(f"downloading from '{store.name}'", 0, 0, growing=True,
+                                                    bar=False)
+            shown = self._downloads
+        shown.grow(1, pointer.size)
+        with shown.item(pointer.size):
+            copy_object(store, self.cache, pointer)
+        shown.advance(pointer.size, f"downloaded {pointer.oid} ({human_size(pointer.size)})")
         self.counts["fetched"] += 1
+
+    def close_progress(self) -> None:
+        if self._downloads is not None:
+            self._downloads.close()
 
     def note_left_as_pointer(self, path: str, why: str | MlvError, origin: str = "") -> None:
         """Remember a file git gets as pointer text, and why (said once, at the end);
@@ -181,6 +207,7 @@ class FilterContext:
         text (those that still hold it: a later step of the same command may have
         replaced or removed them) and record them in the index. If git still holds
         the index lock it is failing: leave everything to 'git mlv checkout'."""
+        self.close_progress()
         if not self.deferred.entries:
             return
         from gitext.git.index_file import index_path
@@ -232,6 +259,7 @@ class FilterContext:
             self.cache.writer.raise_error()
 
     def finish(self) -> None:
+        self.close_progress()
         self.deferred.close(done=False)  # kept (if any is left) for the next hook or 'git mlv checkout'
         if self.cache.writer is not None:
             late = self.cache.writer.close()

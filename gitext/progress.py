@@ -229,13 +229,16 @@ class Progress:
     ``advance(size, line)`` counts it done (``line`` is printed with -v)."""
 
     def __init__(self, verb: str, total: int, total_bytes: int, enabled: bool = True,
-                 unit: tuple[str, str] = ("object", "objects")) -> None:
+                 unit: tuple[str, str] = ("object", "objects"), growing: bool = False,
+                 bar: bool = True) -> None:
+        """``growing``: the totals grow as work is found (``grow``). ``bar=False``: nothing
+        on a terminal (the filter: git draws its own progress there), lines elsewhere."""
         self.verb = verb
         self.total = total
         self.total_bytes = total_bytes
         self.unit = unit
-        self.enabled = enabled and not _quiet and total > 0
         self.bar = _terminal()
+        self.enabled = enabled and not _quiet and (total > 0 or growing) and (bar or not self.bar)
         self.count = 0
         self.bytes = 0        # of objects done
         self.inflight = 0     # of objects in progress
@@ -249,6 +252,11 @@ class Progress:
             _ensure_ticker()
 
     # -- counting
+
+    def grow(self, count: int, size: int) -> None:
+        with self._lock:
+            self.total += count
+            self.total_bytes += size
 
     def _add_inflight(self, n: int) -> None:
         with self._lock:
@@ -277,6 +285,8 @@ class Progress:
     # -- showing
 
     def text(self, now: float, final: bool = False) -> str:
+        if not self.total:
+            return f"{_prefix}{self.verb}: starting"
         with self._lock:
             done = min(self.bytes + self.inflight, self.total_bytes) if self.total_bytes else self.bytes
             count = self.count
@@ -298,7 +308,7 @@ class Progress:
 
     def _maybe_show(self, now: float) -> None:
         global _bar_on_screen
-        if not self.enabled or self._closed:
+        if not self.enabled or self._closed or not self.total:
             return
         if self.bar:
             if now - self.start < DELAY or now - self._last < DRAW_EVERY:
@@ -315,8 +325,8 @@ class Progress:
                     _bar_on_screen = True
                 except (OSError, ValueError):
                     pass
-        elif now - (self._last or self.start) >= _interval():
-            self._last = now
+        elif now - (self._last or self.start) >= _interval() and self.count < self.total:
+            self._last = now  # (all done: the last line, with the totals, comes from close())
             self._shown = True
             _write(self.text(now))
 
