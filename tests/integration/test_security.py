@@ -166,7 +166,7 @@ def test_odd_file_names_work_everywhere(tmp_path: Path) -> None:
             f.write(data)
     git(work, "add", "-A")
     git(work, "commit", "-q", "-m", "odd names")              # pre-commit hook
-    pushed = git(work, "push", "-q", "origin", "main")          # pre-push hook uploads
+    pushed = git(work, "push", "origin", "main")                # pre-push hook uploads (and says so: no -q)
     assert f"uploaded {len(NAMES)} object(s)" in err(pushed)
     listing = out(mlv(work, "ls-files"))
     assert len(listing.splitlines()) == len(NAMES)              # one line per file, whatever its name

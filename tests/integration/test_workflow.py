@@ -64,7 +64,7 @@ def _origin_with_two_versions(tmp_path: Path) -> tuple[Path, dict[str, str], dic
     origin = tmp_path / "origin.git"
     git(tmp_path, "init", "-q", "--bare", str(origin))
     git(work, "remote", "add", "origin", str(origin))
-    push = git(work, "push", "-q", "origin", "main")
+    push = git(work, "push", "origin", "main")  # not -q: the hook says nothing then
     assert "uploaded 3 object(s)" in push.stderr.decode()  # the pre-push hook did it
     git(work, "checkout", "-q", "-b", "v2")
     v2 = write_csvs(work, "v2")
