@@ -82,12 +82,16 @@ def _remote(p: argparse.ArgumentParser) -> None:
     r = rsub.add_parser("add", help="add a remote: a local path, file:///path or s3://bucket/prefix")
     r.add_argument("-d", "--default", action="store_true", help="also make it the default remote")
     r.add_argument("--local", action="store_true", help="write to .git/config instead of .mlvconfig")
+    r.add_argument("--create", action="store_true",
+                   help="a local path: also make its missing parent directories (mkdir -p)")
     r.add_argument("name", metavar="NAME")
     r.add_argument("url", metavar="URL")
     r = rsub.add_parser("modify", help="set an option: url, endpointurl, region, profile, jobs, ...")
     r.add_argument("--local", action="store_true",
                    help="write to .git/config (required for access_key_id / secret_access_key)")
     r.add_argument("--unset", action="store_true", help="remove the option")
+    r.add_argument("--create", action="store_true",
+                   help="url to a local path: also make its missing parent directories (mkdir -p)")
     r.add_argument("name", metavar="NAME")
     r.add_argument("key", metavar="KEY")
     r.add_argument("value", nargs="?", metavar="VALUE")

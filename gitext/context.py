@@ -3,6 +3,7 @@ the cache, the remote. Everything is made on first use, so a command pays
 only for what it touches; ``close`` flushes what the stores keep (seals)."""
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from gitext.git.repo import Repo, find_repo
@@ -70,6 +71,34 @@ class Context:
                                  f"git mlv remotes: {', '.join(sorted(self.config.remotes)) or 'none'} "
                                  f"(see 'git mlv remote list'); for the ref, write {words[0]}/BRANCH")
         return None, words
+
+    def check_writable(self, store: ObjectStore) -> None:
+        """A local remote's directory must exist before anything is pushed to it: push
+        never makes it, so a typo in a remote's path cannot silently start a new store
+        (RemoteError naming the remote and its path, and the fixes). S3 remotes: their
+        bucket answers for itself."""
+        from gitext.store.directory import DirectoryStore
+
+        if not isinstance(store, DirectoryStore) or store.create_root or os.path.isdir(store.root):
+            return
+        import shlex
+
+        from gitext.errors import RemoteError
+        from gitext.store import path_in_tree
+
+        spec = self.config.remotes.get(store.name)
+        url = spec.url if spec is not None else store.url
+        local = "" if spec is None or "url" in spec.committed else " --local"
+        rel = path_in_tree(url, self.repo.main_root)
+        if rel is not None and rel != ".":
+            hint = (f"'{rel}' is a path inside the repository, which a clone does not get: point this clone at "
+                    f"the original store, e.g. 'git mlv remote modify --local {store.name} url "
+                    f"/path/to/original/{rel}', or start a new store here: mkdir -p {shlex.quote(store.root)}")
+        else:
+            hint = (f"if that is the right place, create it: mkdir -p {shlex.quote(store.root)} (or 'git mlv remote "
+                    f"modify{local} {store.name} url {shlex.quote(url)} --create'); if the path has a typo, fix it: "
+                    f"git mlv remote modify{local} {store.name} url PATH")
+        raise RemoteError(f"{store.label} does not exist at {store.root}", hint)
 
     def check_readable(self, store: ObjectStore) -> None:
         """store.check_readable(), naming the fix when a missing local store is a path

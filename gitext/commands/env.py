@@ -820,7 +820,7 @@ def _check_remote(report: Report, remote: dict, spec: RemoteSpec, repo: Repo) ->
         elsewhere = f"git mlv remote modify --local {name} url PATH"
         if not os.path.lexists(path):
             report.error(check, f"{path} does not exist",
-                         f"mkdir -p {path} (git mlv push also creates it), or point it elsewhere: {elsewhere}")
+                         f"mkdir -p {path} (git mlv push never creates it), or point it elsewhere: {elsewhere}")
             return None
         if not os.path.isdir(path):
             report.error(check, f"{path} is not a directory", elsewhere)

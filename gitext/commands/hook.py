@@ -104,6 +104,7 @@ def _upload(ctx: Context, pointers: list[Pointer], behind_tracking: list[Pointer
 
     try:
         store = ctx.store()
+        ctx.check_writable(store)
     except MlvError as exc:
         count = len(pointers) + len(behind_tracking)
         raise MlvError(f"push blocked: the pushed commits refer to {count} tracked object(s), but {exc.message}",

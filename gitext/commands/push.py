@@ -19,6 +19,7 @@ def run_push(args: argparse.Namespace) -> int:
     with Context() as ctx:
         name, refs = ctx.remote_and_refs(args.args)
         store = ctx.store(name)
+        ctx.check_writable(store)
         if args.all:
             refs = branch_and_tag_tips(ctx.repo)
         elif not refs:

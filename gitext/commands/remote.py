@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 
 from gitext import trust
 from gitext.config import MLVCONFIG, ConfigWriter, load_config, read_mlvconfig, validate_remote_name, validate_url
@@ -26,15 +27,58 @@ def _add(repo: Repo, args: argparse.Namespace) -> int:
     config = load_config(repo)
     if name in config.remotes:
         raise ConfigError(f"remote '{name}' already exists", f"change it with: git mlv remote modify {name} url {url}")
+    made = _store_directory(repo, name, url, args.create,
+                            f"git mlv remote add --create{_flags(args)} {name} {shlex.quote(url)}")
     writer = ConfigWriter(repo, args.local)
     writer.set(f"remote.{name}.url", url)
     if args.default:
         writer.set("core.remote", name)
     where = ".git/config" if args.local else MLVCONFIG
     print(f"added remote '{name}' -> {url}{' (default)' if args.default else ''} in {where}")
+    if made:
+        print(f"created directory {made}")
     if not args.local:
         print(f"hint: commit {MLVCONFIG} so clones find the remote: git add {MLVCONFIG}")
     return 0
+
+
+def _flags(args: argparse.Namespace) -> str:
+    return (" -d" if getattr(args, "default", False) else "") + (" --local" if args.local else "")
+
+
+def _store_directory(repo: Repo, name: str, url: str, create: bool, again: str) -> str | None:
+    """A local remote's directory, made now if it is missing (push never makes it, so
+    that a typo in the path cannot start a new store): when its parent directory
+    exists, or it lies inside the repository (the quick start's stores/blob), or with
+    --create (mkdir -p). A missing parent elsewhere is refused: probably a typo.
+    Returns the directory made, None when there was nothing to make."""
+    if url.startswith("s3://"):
+        if create:
+            raise UsageError("--create makes a local directory; git mlv does not create S3 buckets",
+                             "create the bucket with your provider's tools, then run this again without --create")
+        return None
+    from gitext.paths import unsafe_reason
+    from gitext.store import path_in_tree, resolve_local_path
+
+    base = repo.main_root
+    root = resolve_local_path(url, base)
+    if os.path.isdir(root):
+        return None
+    if os.path.lexists(root):
+        raise ConfigError(f"remote '{name}' would be at {root}, which exists and is not a directory",
+                          "give the path of a directory (an existing one, or one to create)")
+    rel = path_in_tree(url, base)
+    in_tree = rel is not None and rel != "." and unsafe_reason(base, rel) is None
+    parent = os.path.dirname(root)
+    if not (create or in_tree or os.path.isdir(parent)):
+        raise ConfigError(f"cannot create remote '{name}' at {root}: its parent directory {parent} does not exist",
+                          f"check the path for a typo; if it is right, make the directories too: {again}")
+    try:
+        os.makedirs(root)
+    except OSError as exc:
+        raise ConfigError(f"cannot create remote '{name}' at {root}: {exc.strerror}",
+                          "check the path and the permissions of its parent directory") from None
+    return root
 
 
 def _modify(repo: Repo, args: argparse.Namespace) -> int:
@@ -54,6 +98,8 @@ def _modify(repo: Repo, args: argparse.Namespace) -> int:
         raise ConfigError(f"remote '{name}' is defined in .git/config only, so {MLVCONFIG} cannot hold its options",
                           f"use --local: git mlv remote modify --local {name} {args.key} ...")
     writer = ConfigWriter(repo, args.local)
+    if args.create and (key != "url" or args.unset):
+        raise UsageError("--create goes with a new url", f"git mlv remote modify {name} url PATH --create")
     if args.unset:
         writer.unset(f"remote.{name}.{spelled}")
         print(f"unset {key} of remote '{name}'")
@@ -61,9 +107,15 @@ def _modify(repo: Repo, args: argparse.Namespace) -> int:
     if args.value is None:
         raise UsageError(f"no value given for {key}", f"git mlv remote modify {name} {key} VALUE (or --unset)")
     value = validate_url(args.value) if key == "url" else args.value
+    made = None
+    if key == "url":
+        made = _store_directory(repo, name, value, args.create,
+                                f"git mlv remote modify{_flags(args)} {name} url {shlex.quote(value)} --create")
     writer.set(f"remote.{name}.{spelled}", value)
     shown = "****" if key in SECRET_KEYS else value
     print(f"set {key} of remote '{name}' to {shown}{' (in .git/config)' if args.local else ''}")
+    if made:
+        print(f"created directory {made}")
     if key in trust.GUARDED and not args.local:
         _approve(repo, name, quiet=True)  # typed here by the user: their own choice on this machine
     return 0

@@ -197,6 +197,7 @@ def push_objects(ctx: Context, report: Report, pointers: list[Pointer], skip: bo
         return False
     try:
         store = ctx.store()
+        ctx.check_writable(store)
     except MlvError as exc:
         report.line(f"not uploaded: {exc.message}; the objects are in the local cache ({exc.hint or ''})")
         return False

@@ -105,4 +105,5 @@ def open_store(name: str, url: str, options: dict[str, str], base: str,
                           "use a local path, file:///path or s3://bucket/prefix")
     from gitext.store.directory import DirectoryStore
 
-    return DirectoryStore(name, resolve_local_path(url, base), url=url, layout=layout, seals=seals)
+    return DirectoryStore(name, resolve_local_path(url, base), url=url, layout=layout, seals=seals,
+                          create_root=False)  # a typo in the path must not start a new store

@@ -126,8 +126,9 @@ class DirectoryStore:
 
     def __init__(self, name: str, root: str, *, url: str | None = None, layout: str | None = None,
                  label: str | None = None, seals: SealBook | None = None, bad_dir: str | None = None,
-                 shared: str | None = None) -> None:
+                 shared: str | None = None, create_root: bool = True) -> None:
         self.name = name
+        self.create_root = create_root  # False for a remote: a missing root is refused, never made
         self.root = root
         self.url = url or root
         self.label = label or f"remote '{name}'"
@@ -194,6 +195,10 @@ class DirectoryStore:
             try:
                 mode = os.lstat(directory).st_mode
             except FileNotFoundError:
+                if not self.create_root and not os.path.isdir(self.root):
+                    raise RemoteError(f"{self.label} does not exist at {self.root}",
+                                      "git mlv never creates a remote's directory when writing to it: "
+                                      f"check the path with 'git mlv remote list', or mkdir -p {self.root}") from None
                 self._mkdir(directory)
                 mode = os.lstat(directory).st_mode
             if not stat.S_ISDIR(mode):
@@ -207,7 +212,8 @@ class DirectoryStore:
     def check_readable(self) -> None:
         if not os.path.isdir(self.root):
             raise RemoteError(f"{self.label} does not exist at {self.root}",
-                              "check the path with 'git mlv remote list', or push to it first")
+                              "check the path with 'git mlv remote list' (a new store's directory is made by "
+                              f"'git mlv remote add', or by mkdir -p {self.root})")
 
     def stat(self, oids: Collection[str]) -> dict[str, Stored]:
         """The objects of ``oids`` present, with their size and whether a seal proves them intact."""

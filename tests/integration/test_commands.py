@@ -31,6 +31,75 @@ def test_remote_add_modify_list_default_remove(repo: Path, tmp_path: Path) -> No
     assert out(mlv(repo, "remote", "default")).strip() == "storage"  # the only remote is the default
 
 
+def error_and_hint(done) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """The one 'error:' line and the one 'hint:' line of a failed command (and nothing else)."""
+    lines = err(done).splitlines()
+    assert len(lines) == 2 and lines[0].startswith("error: ") and lines[1].startswith("hint: "), lines
+    return lines[0], lines[1]
+
+
+def test_push_never_creates_a_missing_local_store(repo: Path, tmp_path: Path) -> None:
+    """A typo in a local remote's path (or a teammate's clone of a .mlvconfig whose
+    directory is not there) must not silently start a new store on push."""
+    typo = tmp_path / "stroe"
+    git(repo, "config", "-f", ".mlvconfig", "remote.storage.url", str(typo))   # as a hand edit or a clone brings it
+    commit_files(repo, {"m.bin": b"model" * 100})
+    done = mlv(repo, "push", check=False)
+    assert done.returncode == 1
+    message, hint = error_and_hint(done)
+    assert message == f"error: remote 'storage' does not exist at {typo}"
+    assert f"mkdir -p {typo}" in hint and f"git mlv remote modify storage url {typo} --create" in hint
+    assert not typo.exists()
+    git(tmp_path, "init", "-q", "--bare", "origin.git")
+    git(repo, "remote", "add", "origin", str(tmp_path / "origin.git"))
+    pushed = git(repo, "push", "-q", "origin", "main", check=False)  # the pre-push hook: refused the same way
+    assert pushed.returncode != 0
+    assert f"remote 'storage' does not exist at {typo}" in err(pushed) and "git push --no-verify" in err(pushed)
+    assert not typo.exists()
+    typo.mkdir()
+    assert "1 object pushed to 'storage'" in out(mlv(repo, "push"))
+
+
+def test_remote_add_makes_the_directory_when_its_parent_exists(repo: Path, tmp_path: Path) -> None:
+    done = mlv(repo, "remote", "add", "b", str(tmp_path / "b"))
+    assert f"created directory {tmp_path / 'b'}\n" in out(done) and (tmp_path / "b").is_dir()
+    (tmp_path / "existing").mkdir()
+    assert "created" not in out(mlv(repo, "remote", "add", "e", str(tmp_path / "existing")))
+    (repo / "sub").mkdir()
+    relative = mlv(repo / "sub", "remote", "add", "--local", "r", "../rel-store")  # relative to the repository root
+    assert f"created directory {tmp_path / 'rel-store'}" in out(relative) and (tmp_path / "rel-store").is_dir()
+    inside = mlv(repo, "remote", "add", "in", "stores/blob")    # inside the repository: the quick start's store
+    assert (repo / "stores" / "blob").is_dir() and "created directory" in out(inside)
+
+
+def test_remote_add_refuses_a_missing_parent_unless_create(repo: Path, tmp_path: Path) -> None:
+    deep = tmp_path / "nope" / "deep" / "store"
+    before = (repo / ".mlvconfig").read_text()
+    done = mlv(repo, "remote", "add", "t", str(deep), check=False)
+    assert done.returncode == 1
+    message, hint = error_and_hint(done)
+    assert message == f"error: cannot create remote 't' at {deep}: its parent directory {deep.parent} does not exist"
+    assert f"git mlv remote add --create t {deep}" in hint
+    assert not (tmp_path / "nope").exists() and (repo / ".mlvconfig").read_text() == before
+    made = mlv(repo, "remote", "add", "--create", "t", str(deep))
+    assert deep.is_dir() and f"created directory {deep}" in out(made)
+
+    other = tmp_path / "other" / "place"
+    refused = mlv(repo, "remote", "modify", "t", "url", str(other), check=False)
+    assert refused.returncode == 1
+    assert f"git mlv remote modify t url {other} --create" in error_and_hint(refused)[1]
+    assert not other.parent.exists() and str(deep) in out(mlv(repo, "remote", "list"))
+    mlv(repo, "remote", "modify", "t", "url", str(other), "--create")
+    assert other.is_dir() and str(other) in out(mlv(repo, "remote", "list"))
+
+    (tmp_path / "afile").write_text("x")
+    not_dir = mlv(repo, "remote", "add", "f", str(tmp_path / "afile"), check=False)
+    assert not_dir.returncode == 1 and "exists and is not a directory" in error_and_hint(not_dir)[0]
+    s3 = mlv(repo, "remote", "add", "--create", "s3", "s3://bucket/p", check=False)
+    assert s3.returncode == 2 and "does not create S3 buckets" in error_and_hint(s3)[0]
+    assert out(mlv(repo, "remote", "add", "s3", "s3://bucket/p")).startswith("added remote 's3'")  # unchanged
+
+
 def test_secret_refused_in_mlvconfig_and_kept_local(repo: Path) -> None:
     refused = mlv(repo, "remote", "modify", "storage", "secret_access_key", "s3cr3t", check=False)
     assert refused.returncode == 1 and "--local" in err(refused)
@@ -272,6 +341,11 @@ def test_pull_names_the_fix_when_the_store_inside_the_repository_is_missing(tmp_
     done = mlv(mate, "pull", check=False)
     assert done.returncode == 1
     assert "git mlv remote modify --local storage url /path/to/original/stores/blob" in err(done)
+    pushed = mlv(mate, "push", check=False)  # nor does push start a new store in the clone
+    assert pushed.returncode == 1
+    assert err(pushed).startswith(f"error: remote 'storage' does not exist at {mate / 'stores' / 'blob'}\n")
+    assert "git mlv remote modify --local storage url /path/to/original/stores/blob" in err(pushed)
+    assert not (mate / "stores").exists()
     mlv(mate, "remote", "modify", "--local", "storage", "url", str(work / "stores" / "blob"))
     mlv(mate, "pull")
     assert (mate / "m.bin").read_bytes() == b"model\n" * 100

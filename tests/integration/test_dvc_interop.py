@@ -274,6 +274,7 @@ def test_missing_object_keeps_its_dvc_file_and_exits_1(tmp_path: Path) -> None:
     (project / "lost.bin.dvc").write_text("outs:\n- md5: 0123456789abcdef0123456789abcdef\n  size: 9\n"
                                           "  hash: md5\n  path: lost.bin\n")
     (project / ".gitignore").write_text("/good.bin\n/lost.bin\n")
+    (tmp_path / "store").mkdir()  # DVC's remote (its 'dvc push' makes it; git mlv's upload never does)
     proc = mlv(project, "import-dvc", check=False)
     assert proc.returncode == 1
     assert "converted 1 of 2 .dvc file(s)" in out(proc)
@@ -283,6 +284,20 @@ def test_missing_object_keeps_its_dvc_file_and_exits_1(tmp_path: Path) -> None:
     assert (project / ".gitignore").read_text() == "/lost.bin\n"
     assert git(project, "show", ":good.bin").stdout == pointer(good)
     assert (tmp_path / "store" / "files" / "md5" / md5(good)[:2] / md5(good)[2:]).is_file()  # uploaded, layout dvc3
+
+
+def test_upload_to_a_missing_local_remote_is_refused_not_started(tmp_path: Path) -> None:
+    """A DVC remote whose directory is not there (never pushed to, or a typo): the
+    import converts, keeps the objects in the cache, and creates no store."""
+    project = installed_project(tmp_path, "[core]\n    remote = s\n['remote \"s\"']\n    url = ../../store\n")
+    good = write(project / "good.bin", os.urandom(1000))
+    (project / "good.bin.dvc").write_text(f"outs:\n- md5: {md5(good)}\n  size: 1000\n  hash: md5\n  path: good.bin\n")
+    (project / ".gitignore").write_text("/good.bin\n")
+    proc = mlv(project, "import-dvc")
+    assert f"not uploaded: remote 's' does not exist at {tmp_path / 'store'}; the objects are in the local cache" in out(
+        proc), out(proc)
+    assert git(project, "show", ":good.bin").stdout == pointer(good)
+    assert not (tmp_path / "store").exists()
 
 
 def test_modified_working_copy_stages_the_recorded_version(tmp_path: Path) -> None:

@@ -144,7 +144,7 @@ def test_chained_hook_is_shown(repo: Path) -> None:
 
 def test_missing_local_remote_directory(repo: Path, tmp_path: Path) -> None:
     store = tmp_path / "store"
-    assert not store.exists()  # no push yet
+    store.rmdir()  # 'remote add' made it; gone since (or a clone's .mlvconfig names a path this machine lacks)
     assert f"{store} (does not exist)" in out(mlv(repo, "env"))
     checked = mlv(repo, "doctor", check=False)
     assert checked.returncode == 1
@@ -156,7 +156,7 @@ def test_missing_local_remote_directory(repo: Path, tmp_path: Path) -> None:
 
 
 def test_core_hooks_path_elsewhere(repo: Path, tmp_path: Path) -> None:
-    (tmp_path / "store").mkdir()
+    assert (tmp_path / "store").is_dir()  # made by 'remote add' (the repo fixture)
     elsewhere = tmp_path / "elsewhere"
     git(repo, "config", "core.hooksPath", str(elsewhere))
     text = out(mlv(repo, "env"))
@@ -172,7 +172,7 @@ def test_core_hooks_path_elsewhere(repo: Path, tmp_path: Path) -> None:
 
 
 def test_settings_and_their_sources(repo: Path, tmp_path: Path) -> None:
-    (tmp_path / "store").mkdir()
+    assert (tmp_path / "store").is_dir()  # made by 'remote add' (the repo fixture)
     git(repo, "config", "mlv.largefilesize", "2MiB")
     git(repo, "config", "mlv.jbos", "3")
     text = out(mlv(repo, "env", env={"MLV_JOBS": "4", "MLV_SKIP_SMUDGE": "1"}))
@@ -193,7 +193,7 @@ def test_settings_and_their_sources(repo: Path, tmp_path: Path) -> None:
 
 def test_s3_credentials_are_shown_by_source_never_by_value(repo: Path, tmp_path: Path,
                                                            moto_server: S3Server) -> None:
-    (tmp_path / "store").mkdir()
+    assert (tmp_path / "store").is_dir()  # made by 'remote add' (the repo fixture)
     moto_server.make_bucket("env-bucket")
     mlv(repo, "remote", "add", "cloud", "s3://env-bucket/team")
     mlv(repo, "remote", "modify", "cloud", "endpointurl", moto_server.endpoint)  # typed here: approved
@@ -219,7 +219,7 @@ def test_s3_credentials_are_shown_by_source_never_by_value(repo: Path, tmp_path:
 
 
 def test_untrusted_committed_endpoint_is_not_contacted(repo: Path, tmp_path: Path, listener: Listener) -> None:
-    (tmp_path / "store").mkdir()
+    assert (tmp_path / "store").is_dir()  # made by 'remote add' (the repo fixture)
     endpoint = f"http://127.0.0.1:{listener.port}"
     git(repo, "config", "-f", ".mlvconfig", "remote.shared.url", "s3://shared-bucket")
     git(repo, "config", "-f", ".mlvconfig", "remote.shared.endpointurl", endpoint)  # as a clone brings it

@@ -73,7 +73,7 @@ def test_prune_keeps_unpushed_history_until_it_is_pushed(repo: Path) -> None:
     git(repo, "branch", "-q", "-D", "tagged_only")
     commit(repo, {"file.bin": b"head 1b"}, "head 1b")
     commit(repo, {"file.bin": b"head 2"}, "head 2")
-    (repo.parent / "store").mkdir()  # the remote exists, and has nothing yet
+    assert not any((repo.parent / "store").iterdir())  # the remote exists (remote add made it), and has nothing yet
     assert "pruned 0 objects" in out(mlv(repo, "prune"))
     mlv(repo, "push", "storage", "main")
     assert "pruned 1 object" in out(mlv(repo, "prune"))
@@ -102,7 +102,7 @@ def test_prune_needs_a_remote_and_uses_the_one_chosen(repo: Path, tmp_path: Path
         commit(repo, {"file.bin": bytes([size]) * size}, f"size {size}")
     mlv(repo, "remote", "add", "other", str(tmp_path / "other"))
     mlv(repo, "push", "other")
-    (tmp_path / "store").mkdir()
+    assert not any((tmp_path / "store").iterdir())  # the default remote (remote add made it) holds nothing
     assert "pruned 0 objects" in out(mlv(repo, "prune")) and "kept 3 unreferenced objects" in out(mlv(repo, "prune"))
     dry = out(mlv(repo, "prune", "--dry-run", env={"MLV_REMOTE": "other"}))
     assert "would prune 3 objects" in dry and "remote 'other'" in dry

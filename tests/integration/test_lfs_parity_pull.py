@@ -144,6 +144,7 @@ def test_pull_with_nothing_to_download_needs_no_remote(tmp_path: Path) -> None:
     git(work, "init", "-q")
     mlv(work, "install")
     mlv(work, "remote", "add", "-d", "storage", str(tmp_path / "never-created"))
+    (tmp_path / "never-created").rmdir()  # 'remote add' made it: this store is gone (or never was)
     mlv(work, "track", "*.bin")
     write(work, {"abc.bin": b"abc", "foo.bin": b""})
     git(work, "add", "-A")

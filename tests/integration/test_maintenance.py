@@ -124,7 +124,7 @@ def test_fsck_reports_stale_temp_files_and_prune_removes_them(repo: Path) -> Non
 def test_prune_keeps_what_the_remote_lacks(repo: Path, tmp_path: Path) -> None:
     commit_files(repo, {"a.bin": A1}, "v1")
     commit_files(repo, {"a.bin": A2}, "v2")
-    (tmp_path / "store").mkdir()  # reachable, but empty
+    assert not any((tmp_path / "store").iterdir())  # reachable (remote add made it), but empty
     done = mlv(repo, "prune")
     assert "pruned 0 objects" in out(done) and "kept 1 unreferenced object it lacks" in out(done)
     assert cache_obj(repo, A1).exists()

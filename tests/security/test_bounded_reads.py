@@ -151,7 +151,7 @@ def test_a_cache_entry_that_is_no_object_is_refused_by_name(repo: Path, tmp_path
 
 def test_a_linked_fanout_directory_is_never_written_through(repo: Path, tmp_path: Path, sentinel: Sentinel) -> None:
     store = tmp_path / "store"
-    store.mkdir()
+    assert store.is_dir()  # made by 'remote add' (the repo fixture)
     (store / OID[:2]).symlink_to(sentinel.path)
     commit_files(repo, {"a.bin": DATA})
     done = limited(repo, "mlv", "push")
