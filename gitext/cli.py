@@ -186,6 +186,20 @@ def _prune(p: argparse.ArgumentParser) -> None:
     _feedback(p)
 
 
+def _cache(p: argparse.ArgumentParser) -> None:
+    csub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    csub.add_parser("dir", help="print the directory of the cache in use (mlv.cachedir, or .git/mlv/cache)")
+    m = csub.add_parser("migrate", help="move this repository's cached objects into a shared cache directory")
+    m.add_argument("dir", nargs="?", metavar="DIR", help="the shared cache (default: mlv.cachedir); "
+                                                          "also sets mlv.cachedir in .git/config")
+    _feedback(m)
+
+
+def _unlock(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="*", metavar="PATH", help="tracked files, or directories holding them")
+    _feedback(p)
+
+
 def _one_file(p: argparse.ArgumentParser, skip: bool, required: bool) -> None:
     if skip:
         p.add_argument("--skip", action="store_true", help="leave the pointer")
@@ -279,6 +293,16 @@ COMMANDS: list[tuple[str, str, str, str | None, Callable[[argparse.ArgumentParse
     ("prune", "prune:run_prune", "drop cached objects no ref needs and the remote holds",
      "Delete cached objects that no local branch, tag, HEAD, index or recent reflog entry\n"
      "references and that the default remote verifiably holds. Never the only copy.", _prune),
+    ("cache", "cache:run_cache", "where the cache is; move it into a shared cache directory",
+     "'dir' prints the cache in use: mlv.cachedir (a directory any number of clones and\n"
+     "projects can share), else .git/mlv/cache. 'migrate [DIR]' moves this repository's\n"
+     "cached objects there without downloading them again (hard links on the same file\n"
+     "system, else verified copies) and sets mlv.cachedir; safe to interrupt and rerun.", _cache),
+    ("unlock", "unlock:run_unlock", "make hard-linked files private, writable copies",
+     "With mlv.linktype hardlink, large tracked files are read-only hard links to the\n"
+     "cached objects. 'unlock' replaces each named file (or every tracked file under a\n"
+     "named directory) by a private writable copy, so editing it in place cannot\n"
+     "change the cache. A file that is not linked is left as it is.", _unlock),
     ("version", "version:run_version", "print the version", None, _none),
     ("env", "env:run_env", "show versions, repository, filter, hooks, cache, remotes and settings",
      "Print what git mlv sees: versions, the repository, the filter and hook\n"

@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 from gitext.errors import ConfigError, GitError, UsageError
 from gitext.git import config as gitconfig
 from gitext.git.repo import Repo
-from gitext.options import SECRET_KEYS, parse_bool, parse_choice, parse_count, parse_size, remote_option
+from gitext.options import SECRET_KEYS, parse_bool, parse_count, parse_size, remote_option
 from gitext.output import quote_path, warn
 
 MLVCONFIG = ".mlvconfig"
 REMOTE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 S3_URL = re.compile(r"s3://([a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])(/[^\s]*)?")
 DEFAULT_LARGE_FILE_SIZE = 64 * 1024 * 1024
-LINKTYPES = ("auto", "reflink", "copy")
+LINKTYPES = ("auto", "reflink", "hardlink", "copy")  # alone, or comma-separated: gitext/linking.py
 
 
 MAX_MLVCONFIG_SIZE = 1024 * 1024
@@ -171,10 +171,12 @@ class Config:
         return self.get_size("mlv.largefilesize", DEFAULT_LARGE_FILE_SIZE)
 
     def linktype(self) -> str:
-        """How the working tree gets bytes from the cache: auto (reflink, else copy),
-        reflink (required), copy."""
-        return parse_choice(self.get("mlv.linktype"), LINKTYPES, "mlv.linktype", "git config mlv.linktype auto") \
-            or "auto"
+        """How the working tree gets bytes from the cache (gitext/linking.py): auto (reflink,
+        else copy), or reflink / hardlink / copy, alone or comma-separated (tried in order)."""
+        from gitext.linking import AUTO, parse_linktype
+
+        methods = parse_linktype(self.get("mlv.linktype"))
+        return "auto" if methods == AUTO else ",".join(methods)
 
     def jobs(self, store_name: str, default: int, requested: int | None = None) -> int:
         """Parallel transfers: --jobs, else the remote's 'jobs' option, else mlv.jobs, else ``default``."""

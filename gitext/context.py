@@ -36,10 +36,11 @@ class Context:
 
     @property
     def cache(self) -> Cache:
+        """The repository's cache, or the shared one mlv.cachedir names (gitext/cachedir.py)."""
         if self._cache is None:
-            from gitext.store.cache import Cache
+            from gitext.cachedir import open_cache
 
-            self._cache = Cache(self.repo.cache_dir, shared=self.config.settings.get("core.sharedrepository"))
+            self._cache = open_cache(self.repo, self.config)
         return self._cache
 
     def store(self, name: str | None = None) -> ObjectStore:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -29,6 +28,7 @@ from gitext.git import worktree
 from gitext.git.index_file import index_path
 from gitext.git.repo import Repo
 from gitext.git.scanner import Scanner, TrackedEntry
+from gitext.linking import Linker, ignore_ctime
 from gitext.output import error, human_size, plural, warn
 from gitext.paths import unsafe_reason
 from gitext.pending import orphans
@@ -128,9 +128,14 @@ class Materialised:
         if self.written and not quiet:
             print(f"{plural(len(self.written), 'file')} written")
         failed: dict[str, MlvError] = {**self.failed, **self.refused}
-        for path, exc in list(failed.items())[:10]:
+        by_error: dict[int, list[str]] = {}  # one error that stopped many files (a link type that
+        for path, exc in failed.items():     # cannot work here) is said once, with a count
+            by_error.setdefault(id(exc), []).append(path)
+        for paths in list(by_error.values())[:10]:
+            exc = failed[paths[0]]
+            more = f" (and {plural(len(paths) - 1, 'more file')})" if len(paths) > 1 else ""
             if not (quiet_missing and isinstance(exc, NotAnObject)):
-                error(f"{path}: {exc.message}")
+                error(f"{paths[0]}{more}: {exc.message}")
         if self.missing and not quiet_missing:
             first = self.missing[0]
             warn(f"{plural(len(self.missing), 'file')} not written: object not in the local cache "
@@ -179,23 +184,14 @@ def judge_cached(cache: Cache, pointer: Pointer) -> bool | MlvError:
 
 
 def write_from_cache(cache: Cache, pointer: Pointer, full: str, mode: int,
-                     linktype: str = "auto") -> os.stat_result:
-    """Replace ``full`` with the object's bytes, via a temp file and rename. The
-    cache's verified stream decides: a sealed object is cloned or copied as is,
-    any other is hashed on the way and must match (CorruptObject otherwise, the
-    file untouched and the object quarantined)."""
-    directory = os.path.dirname(full)
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".mlv-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out, cache.open(pointer.oid, pointer.size) as reader:
-            reader.copy_to(out, linktype)
-        os.chmod(tmp, mode)
-        os.replace(tmp, full)
-        return os.lstat(full)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+                     linktype: str | Linker = "auto") -> os.stat_result:
+    """Replace ``full`` with the object's bytes, via a temp file (or a hard link) and
+    rename, as mlv.linktype says (gitext/linking.py). The cache's verified stream
+    decides: a sealed object is cloned, copied or linked as is, any other is hashed
+    first and must match (CorruptObject otherwise, the file untouched and the object
+    quarantined)."""
+    linker = linktype if isinstance(linktype, Linker) else Linker(cache, linktype)
+    return linker.write(pointer, full, mode)
 
 
 def checkout_through_git(repo: Repo, entries: list[TrackedEntry]) -> tuple[list[str], list[TrackedEntry]]:
@@ -257,6 +253,7 @@ def materialise(repo: Repo, cache: Cache, entries: Iterable[TrackedEntry], jobs:
     written by git itself (see checkout_through_git); the rest are streamed here."""
     root = repo.require_worktree()
     umask = current_umask()
+    linker = Linker(cache, linktype, on_first_link=lambda: ignore_ctime(repo))
     known = KnownFiles(repo)
     result = Materialised()
     lock = threading.Lock()
@@ -295,7 +292,7 @@ def materialise(repo: Repo, cache: Cache, entries: Iterable[TrackedEntry], jobs:
         size = entry.pointer.size
         try:
             with shown.item(size):
-                st = write_from_cache(cache, entry.pointer, full, mode, linktype)
+                st = linker.write(entry.pointer, full, mode)
         except MlvError as exc:
             with lock:
                 result.failed[entry.path] = exc

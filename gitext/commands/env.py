@@ -41,6 +41,8 @@ SETTINGS = (
     ("mlv.jobs", "MLV_JOBS", None, "the remote's default (8 local, 16 S3)"),
     ("mlv.largefilesize", "MLV_LARGEFILESIZE", None, "64MiB"),
     ("mlv.linktype", "MLV_LINKTYPE", None, "auto"),
+    ("mlv.cachedir", "MLV_CACHEDIR", None, "none (the repository's own .git/mlv/cache)"),
+    ("mlv.cacheshared", "MLV_CACHESHARED", None, "core.sharedRepository"),
 )
 MULTI_VALUED = ("mlv.core.params", "mlv.core.metrics")
 ENV_NAMES = ("GIT_MLV",)  # shown with every MLV_* variable that is set
@@ -198,6 +200,14 @@ def _filter(cwd: str | None) -> dict[str, object]:
         "this_installation": bool(process and process["value"].removesuffix(" --skip") == expected),
         "settings": entries,
     }
+
+
+def _cache_root(repo: Repo, entries: list[dict[str, str]]) -> str:
+    """The cache in use: MLV_CACHEDIR, else mlv.cachedir from git config (gitext/cachedir.py)."""
+    from gitext.cachedir import cache_root
+
+    chosen = _last(entries, "mlv.cachedir")
+    return cache_root(repo, os.environ.get("MLV_CACHEDIR", chosen["value"] if chosen else None))[0]
 
 
 def _walk_cache(path: str) -> dict[str, object]:
@@ -423,7 +433,7 @@ def gather() -> dict[str, object]:
                                                  "common_dir": repo.common_dir, "bare": repo.is_bare},
         "filter": _filter(cwd),
         "hooks": _hooks(repo) if repo else None,
-        "cache": _walk_cache(repo.cache_dir) if repo else None,
+        "cache": None,
         "remotes": [],
         "default_remote": None,
         "tracked": [],
@@ -432,6 +442,8 @@ def gather() -> dict[str, object]:
         "problems": problems,
     }
     entries = _config_entries(r"^mlv\.", cwd)
+    if repo is not None:
+        info["cache"] = _walk_cache(_cache_root(repo, entries))
     shared: dict[str, str] = {}
     if repo is not None:
         from gitext.config import load_config, shared_settings
@@ -859,7 +871,8 @@ def _check_remote(report: Report, remote: dict, spec: RemoteSpec, repo: Repo) ->
     return store
 
 
-def _check_objects(report: Report, repo: Repo, default: str | None, stores: dict[str, object]) -> None:
+def _check_objects(report: Report, repo: Repo, default: str | None, stores: dict[str, object],
+                   cache_path: str) -> None:
     """Pointers in the index whose objects are in neither the cache nor the default remote."""
     if _dist_version("pygit2") is None:
         return  # reported above
@@ -875,7 +888,7 @@ def _check_objects(report: Report, repo: Repo, default: str | None, stores: dict
         report.ok("index objects", "no pointers in the index")
         return
     by_oid = {e.pointer.oid: e for e in entries}
-    uncached = sorted(oid for oid in by_oid if not os.path.lexists(os.path.join(repo.cache_dir, oid[:2], oid[2:])))
+    uncached = sorted(oid for oid in by_oid if not os.path.lexists(os.path.join(cache_path, oid[:2], oid[2:])))
     total = plural(len(by_oid), "object")
     if not uncached:
         report.ok("index objects", f"{total} in the index, all in the cache")
@@ -962,7 +975,7 @@ def _check_remotes(report: Report, info: dict, config: Config, repo: Repo) -> No
             stores[remote["name"]] = store
     if repo.root is not None:
         default = chosen["name"] if chosen and chosen["configured"] else None
-        _check_objects(report, repo, default, stores)
+        _check_objects(report, repo, default, stores, info["cache"]["path"])
     for store in stores.values():
         try:
             store.close()  # type: ignore[attr-defined]

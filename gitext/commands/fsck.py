@@ -155,7 +155,7 @@ def _check_store(ctx: Context, store: ObjectStore, needed: dict[str, tuple[Point
             print(f"checked {plural(checked, 'object')} in {store.label}: {state}")
         else:
             print(f"checked {plural(checked, 'object')} in {store.label}: {state}, moved to "
-                  f"{os.path.dirname(ctx.cache.root)}/bad")
+                  f"{ctx.cache.bad_dir}")
     return bad
 
 

@@ -1,7 +1,8 @@
 """git mlv prune [--dry-run] [--recent DAYS]: drop cached objects nothing needs.
 
 A cached object is deleted only when no local state references it and the
-default remote holds it: never the only copy."""
+default remote holds it: never the only copy. A shared cache (mlv.cachedir) is
+never pruned: which objects other repositories need cannot be known here."""
 from __future__ import annotations
 
 import os
@@ -40,6 +41,12 @@ def run_prune(args: argparse.Namespace) -> int:
         raise UsageError("--recent must be 0 or more days")
     with Context() as ctx:
         cache = ctx.cache
+        if cache.external:
+            raise MlvError(f"nothing pruned: the cache at {cache.root} is shared (mlv.cachedir), and prune cannot "
+                           "know which of its objects other repositories using it need",
+                           "prune works on a repository's own cache only; a shared cache is cleaned by deleting it "
+                           "(or objects in it) once every repository that uses it has pushed: 'git mlv pull' "
+                           "downloads again what a repository lacks (docs/commands/cache.md)")
         for path in cache.stale_temps(STALE_TEMP_SECONDS):
             if args.dry_run:
                 print(f"would remove stale temp file {path}")

@@ -1,30 +1,42 @@
 """The local cache: a DirectoryStore at <common dir>/mlv/cache/<md5[:2]>/<md5[2:]>
+(or in the directory ``mlv.cachedir`` names, which other repositories may share)
 plus what only the cache needs:
 
 - ``Ingest``: bytes of unknown md5 (a file git is cleaning) hashed while they
   arrive, kept in memory when small, spilled to a temp file on a writer thread
   when large, installed under their md5 at the end;
 - ``SmallWriter``: small objects stored on a thread of its own while git goes on;
-- seals for every object it verified (seals.py), and the read-only mode.
+- seals for every object it verified (seals.py), and the read-only mode;
+- hard links from the working tree to an object (``link_to``), which keep its seal.
 
 Objects reach their final name only by ``os.replace`` of a temp file in the
-cache's file system (``<mlv>/tmp``), after their md5 was computed from the
-very bytes written, so a reader never sees a partial object.
+cache's file system (``<mlv>/tmp``; ``<cachedir>/tmp`` for a shared cache),
+after their md5 was computed from the very bytes written, so a reader never
+sees a partial object. Two processes installing one object both succeed: the
+last rename wins, and both copies were verified. A shared cache is written by
+other repositories, machines and users, so here nothing is assumed about what
+another process does: temp names are unique across machines, directories are
+given shared modes only by whoever made them, a seal is written only for the
+inode this process installed, and an existing copy that another process may
+link to is verified rather than replaced.
 """
 from __future__ import annotations
 
 import errno
 import hashlib
 import os
+import secrets
+import stat
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Collection, Iterable
 from typing import BinaryIO
 
 from gitext import faults
 from gitext.errors import MlvError, ObjectMissing
 from gitext.pointer import Pointer
-from gitext.store.directory import OBJECT_MODE, DirectoryStore, Stored, older_files
+from gitext.store.directory import OBJECT_MODE, DirectoryStore, Stored, apply_shared, older_files
 from gitext.store.reader import CHUNK, ObjectReader
 from gitext.store.seals import SEAL_MIN, SealBook
 
@@ -236,7 +248,8 @@ class Ingest:
             if accept is not None and not accept(pointer):
                 raise ValueError(f"refused {oid}")
             writer = self._cache.writer
-            keep = (writer is not None and oid in writer.pending) or self._cache.holds_intact(pointer)
+            keep = ((writer is not None and oid in writer.pending) or self._cache.holds_intact(pointer)
+                    or self._cache.keeps_existing(pointer))
             if self._file is not None:
                 spill, self._file = self._file, None
                 spill.close()
@@ -270,19 +283,32 @@ class Ingest:
 
 
 class Cache(DirectoryStore):
-    def __init__(self, root: str, seals: SealBook | None = None, shared: str | None = None) -> None:
-        """``shared``: the repository's core.sharedRepository, so objects and directories
-        get git's own modes."""
-        state = os.path.dirname(root)
+    def __init__(self, root: str, seals: SealBook | None = None, shared: str | None = None, *,
+                 external: bool = False) -> None:
+        """``shared``: core.sharedRepository (or mlv.cacheshared), so objects and directories
+        get git's own modes. ``external``: a directory mlv.cachedir names, which other
+        repositories may share: its temp files and quarantine live inside it (a rename
+        never crosses file systems), the seal book stays the repository's (given)."""
+        state = root if external else os.path.dirname(root)
         super().__init__("cache", root, layout="dvc2", label="the local cache", bad_dir=os.path.join(state, "bad"),
                          seals=seals if seals is not None else SealBook(os.path.join(state, "seals.sqlite")),
                          shared=shared)
+        self.external = external
         self.tmp_dir = os.path.join(state, "tmp")
         self._counter = 0
+        self._token = f"{os.getpid()}-{secrets.token_hex(4)}"  # temp names: unique across machines sharing it
+        self._link_lock = threading.Lock()
         self.writer: SmallWriter | None = None  # set by the long-running filter
 
     def damage_hint(self, moved_to: str | None) -> str:
         where = f"moved to {moved_to}; " if moved_to else ""
+        try:
+            linked = moved_to is not None and os.lstat(moved_to).st_nlink > 1
+        except OSError:
+            linked = False
+        if linked:  # mlv.linktype hardlink: a working-tree file is this very inode, and pull keeps edited files
+            where += ("a working-tree file is still a hard link to it: delete that file, then 'git mlv pull' "
+                      "writes it again from a good copy; ")
         return f"{where}'git mlv pull' fetches a good copy, or 'git add' the file that holds these bytes again"
 
     def _missing(self, oid: str) -> MlvError:
@@ -362,35 +388,79 @@ class Cache(DirectoryStore):
 
     # ------------------------------------------------------------ writing
 
-    def _seal_installed(self, final: str, size: int) -> None:
+    def _seal_installed(self, final: str, size: int, ino: int) -> None:
+        """Seal what was just renamed to ``final`` if it still is inode ``ino``: another
+        process may have installed its own copy over it since (also verified, by them)."""
         if self.seals is not None and size >= SEAL_MIN:  # (smaller ones are never sealed: no stat for them)
-            self.seals.seal(final, os.stat(final))
+            st = os.lstat(final)
+            if st.st_ino == ino:
+                self.seals.seal(final, st)
+
+    def _mkdir(self, directory: str) -> None:
+        """os.makedirs; with shared modes, each directory this process made gets them (one
+        another user made at the same moment is theirs: never chmod-ed here)."""
+        if self.shared is None:
+            os.makedirs(directory, exist_ok=True)
+            return
+        missing = []
+        head = directory
+        while head and not os.path.isdir(head):
+            missing.append(head)
+            head = os.path.dirname(head)
+        for path in reversed(missing):
+            try:
+                os.mkdir(path)
+            except FileExistsError:
+                continue
+            os.chmod(path, apply_shared(stat.S_IMODE(os.lstat(path).st_mode), self.shared, directory=True))
+
+    def keeps_existing(self, pointer: Pointer) -> bool:
+        """Whether an existing, unsealed copy of a large object should be verified (and kept
+        when good) rather than replaced by a new copy: in a shared cache, or when a working
+        tree links to it, replacing it would cost the other users their shared inode and
+        their seals. Hashes the copy then (quarantined when bad)."""
+        if pointer.size < SEAL_MIN:
+            return False  # holds_intact hashed it already
+        try:
+            st = os.lstat(self.path(pointer.oid))
+        except OSError:
+            return False
+        if not stat.S_ISREG(st.st_mode) or st.st_size != pointer.size or not (self.external or st.st_nlink > 1):
+            return False
+        try:
+            with DirectoryStore.open(self, pointer.oid, pointer.size, rehash=True, quarantine=True) as reader:
+                reader.verify()
+        except MlvError:
+            return False
+        return True
+
+    def _write_hint(self) -> str:
+        return (f"check the permissions and free space of {self.root}" if self.external
+                else "check the permissions and free space of the .git directory")
 
     def temp_file(self) -> tuple[BinaryIO, str]:
         try:
             self._makedirs(self.tmp_dir)
             fd, tmp = tempfile.mkstemp(dir=self.tmp_dir, prefix="obj-")
         except OSError as exc:
-            raise MlvError(f"cannot write to the cache at {self.tmp_dir}: {exc.strerror}",
-                           "check the permissions and free space of the .git directory") from None
+            raise MlvError(f"cannot write to the cache at {self.tmp_dir}: {exc.strerror}", self._write_hint()) from None
         return os.fdopen(fd, "wb"), tmp
 
     def write_small(self, oid: str, data: bytes | bytearray) -> None:
         """Store bytes already hashed in memory: a temp file created read-only, then
         renamed (fewest syscalls for the many small files of a dataset), then sealed."""
         self._counter += 1
-        tmp = os.path.join(self.tmp_dir, f"obj-{os.getpid()}-{threading.get_ident()}-{self._counter}")
+        tmp = os.path.join(self.tmp_dir, f"obj-{self._token}-{threading.get_ident()}-{self._counter}")
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
         try:
             self._makedirs(self.tmp_dir)
             try:
                 fd = os.open(tmp, flags, OBJECT_MODE)
-            except FileExistsError:
-                os.unlink(tmp)  # left by a killed process that had our pid: never a final object
+            except FileExistsError:  # (a random token per process: never another process's file)
+                tmp += f"-{secrets.token_hex(4)}"
                 fd = os.open(tmp, flags, OBJECT_MODE)
         except OSError as exc:
-            raise MlvError(f"cannot write to the cache at {self.tmp_dir}: {exc.strerror}",
-                           "check the permissions and free space of the .git directory") from None
+            raise MlvError(f"cannot write to the cache at {self.tmp_dir}: {exc.strerror}", self._write_hint()) from None
         try:
             view = memoryview(data)
             while view:
@@ -406,6 +476,7 @@ class Cache(DirectoryStore):
         faults.after_bytes(len(data))
         if self.shared is not None:
             os.fchmod(fd, self.object_mode)  # beyond what the umask lets os.open give
+        ino = os.fstat(fd).st_ino
         os.close(fd)
         final = self.path(oid)
         try:
@@ -414,13 +485,14 @@ class Cache(DirectoryStore):
         except BaseException:
             os.unlink(tmp)
             raise
-        self._seal_installed(final, len(data))
+        self._seal_installed(final, len(data), ino)
 
     def install(self, tmp: str, oid: str) -> None:
         """Move a temp file whose bytes hash to ``oid`` to its final name, read-only, sealed."""
         final = self.path(oid)
         try:
             os.chmod(tmp, self.object_mode)
+            ino = os.lstat(tmp).st_ino
             self._fanout_dir(final)
             os.replace(tmp, final)
         except OSError as exc:
@@ -428,9 +500,8 @@ class Cache(DirectoryStore):
                 os.unlink(tmp)
             except OSError:
                 pass
-            raise MlvError(f"cannot store object {oid} in the cache: {exc.strerror}",
-                           "check the permissions and free space of the .git directory") from None
-        self._seal_installed(final, SEAL_MIN)  # spilled, so large
+            raise MlvError(f"cannot store object {oid} in the cache: {exc.strerror}", self._write_hint()) from None
+        self._seal_installed(final, SEAL_MIN, ino)  # spilled, so large
 
     def put(self, oid: str, reader: ObjectReader, size: int) -> None:
         """Receive an object from another store, verified by ``reader`` on the way: a
@@ -475,6 +546,57 @@ class Cache(DirectoryStore):
         with open(path, "rb") as f:
             return self.ingest_chunks(iter(lambda: f.read(CHUNK), b""))
 
+    def quarantine(self, oid: str) -> str:
+        """As DirectoryStore's, into ``bad/`` made with the cache's modes, under a name no
+        other process (on this machine or another sharing the cache) can be using."""
+        self._makedirs(self.bad_dir)
+        dest = os.path.join(self.bad_dir, f"{oid}.{os.getpid()}")
+        if os.path.lexists(dest):
+            dest += f".{time.time_ns()}.{secrets.token_hex(2)}"
+        os.replace(self.path(oid), dest)
+        if self.seals is not None:
+            self.seals.unseal(self.path(oid))
+        return dest
+
+    # ------------------------------------------------------------ hard links
+
+    def link_to(self, pointer: Pointer, dest: str) -> os.stat_result:
+        """Replace ``dest`` by a hard link to the object: verified first (hashed unless
+        sealed; a corrupt copy is quarantined: CorruptObject), linked under a temp name
+        next to ``dest`` (``.mlv-*.tmp``), renamed over it. Linking and renaming change
+        the object's ctime, so its seal is renewed. OSError when the file system refuses
+        the link (EXDEV, EPERM, EMLINK, ...); ``dest`` is then untouched."""
+        path = self.path(pointer.oid)
+        with self.open(pointer.oid, pointer.size) as reader:
+            before = os.fstat(reader.fileno())  # a write during the check changes mtime: caught below
+            reader.ensure_verified()
+        directory = os.path.dirname(dest)
+        with self._link_lock:  # two links to one object at once: the seal must end with the last ctime
+            tmp = os.path.join(directory, f".mlv-{secrets.token_hex(8)}.tmp")
+            os.link(path, tmp, follow_symlinks=False)
+            try:
+                if _content_stat(os.lstat(tmp)) != _content_stat(before):  # replaced or written since verified
+                    raise OSError(errno.EAGAIN, f"object {pointer.oid} changed while it was linked")
+                os.replace(tmp, dest)
+            except BaseException:
+                os.unlink(tmp)
+                raise
+            after = os.lstat(dest)
+            self.reseal(path, before, after)
+        return after
+
+    def reseal(self, path: str, before: os.stat_result, after: os.stat_result | None = None) -> None:
+        """Renew the seal of an object proved intact at ``before`` after a link operation
+        (link, unlink, rename) changed only its ctime and link count."""
+        if self.seals is None or before.st_size < SEAL_MIN:
+            return
+        try:
+            now = after if after is not None else os.lstat(path)
+        except OSError:
+            return
+        if _content_stat(now) == _content_stat(before) and stat.S_ISREG(now.st_mode):
+            self.seals.seal(path, now)
+
     def stale_temps(self, older_than: float) -> list[str]:
         try:
             names = os.listdir(self.tmp_dir)
@@ -486,3 +608,8 @@ class Cache(DirectoryStore):
     def close(self) -> None:
         if self.seals is not None:
             self.seals.close()
+
+
+def _content_stat(st: os.stat_result) -> tuple[int, int, int, int]:
+    """What a link operation leaves as it was: device, inode, size, mtime."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)

@@ -41,6 +41,10 @@ FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
 MAX_UNSIZED = 256 * 1024 * 1024  # reading an object of unknown size stops here; read_all's default cap
 
 
+class ReflinkRefused(MlvError):
+    """mlv.linktype asked for a copy-on-write clone and the file system cannot make one."""
+
+
 def reject(store: ObjectStore, oid: str, got: str, detail: str | None = None,
            quarantine: bool = True) -> CorruptObject:
     """The error for a bad copy of ``oid`` in ``store``; with ``quarantine`` the copy
@@ -334,8 +338,8 @@ def fast_copy(src: BinaryIO, dst: BinaryIO, size: int, linktype: str = "auto") -
             method = "reflink"
         except OSError as exc:
             if linktype == "reflink":
-                raise MlvError(f"this filesystem cannot reflink ({exc.strerror})",
-                               "set 'git config mlv.linktype auto' to fall back to copying") from None
+                raise ReflinkRefused(f"this filesystem cannot reflink ({exc.strerror})",
+                                     "set 'git config mlv.linktype auto' to fall back to copying") from None
     if not method:
         method = "copy"
         copied = 0
