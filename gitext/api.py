@@ -20,9 +20,21 @@ Load the model as it was one commit ago, without checking anything out::
 working tree also works). ``rev`` is anything git understands (a branch, tag,
 ``HEAD~2``, a commit id); ``None`` means the version in the index, which is
 what is checked out unless you staged something else. ``repo`` is any
-directory inside the repository. Failures raise :class:`gitext.errors.MlvError`
+directory inside the repository, or the URL of another one (a data or model
+registry) read without cloning it::
+
+    with api.open("models/model.pkl", repo="https://git.example.com/ml/registry.git", rev="v1.0") as f:
+        model = pickle.load(f)
+
+With a URL, ``rev`` is a branch, a tag or a full commit id (None: the
+repository's HEAD), the remote is the one its committed .mlvconfig names
+(``remote=``: another of its remotes, or a store of your own by path or URL),
+and the object is streamed: the first bytes arrive before the download ends,
+and a failed md5 check raises from the read that would return the last bytes
+(gitext/foreign.py). Failures raise :class:`gitext.errors.MlvError`
 subclasses: :class:`ArtifactNotFound`, :class:`RevisionNotFound`,
-:class:`gitext.errors.ObjectMissing`, :class:`gitext.errors.CorruptObject`.
+:class:`gitext.errors.ObjectMissing`, :class:`gitext.errors.CorruptObject`,
+:class:`gitext.trust.UntrustedRemote`.
 """
 from __future__ import annotations
 
@@ -50,29 +62,56 @@ class RevisionNotFound(MlvError):
     """git does not know the revision."""
 
 
-def open(path: str, rev: str | None = None, repo: str = ".", mode: str = "rb") -> IO:
+def open(path: str, rev: str | None = None, repo: str = ".", mode: str = "rb", remote: str | None = None) -> IO:
     """A read-only file object with ``path``'s content as of ``rev``; use it in ``with``.
 
     ``mode`` is "rb" (bytes) or "r" (text, UTF-8). A tracked artifact is streamed from
     the local cache after its md5 was verified (fetched from the default remote first
-    if needed); any other file is the git blob itself, from memory."""
+    if needed); any other file is the git blob itself, from memory. ``repo`` may be a
+    URL (see the module's docstring); ``remote`` names the git mlv remote to read from
+    (default: MLV_REMOTE, then the default remote; with a URL, a path or URL of a store
+    of your own also works)."""
     if mode not in ("rb", "r"):
         raise ValueError(f"mode must be 'rb' or 'r', not {mode!r}")
-    binary = _open_binary(path, rev, repo)
+    binary = _open_url(path, rev, os.fspath(repo), remote) if _is_url(repo) else _open_binary(path, rev, repo, remote)
     if mode == "r":
-        return io.TextIOWrapper(binary, encoding="utf-8")  # type: ignore[arg-type]
+        from gitext.foreign import Streamed, StreamedText
+
+        text = StreamedText if isinstance(binary, Streamed) else io.TextIOWrapper
+        return text(binary, encoding="utf-8")  # type: ignore[arg-type]
     return binary
 
 
-def read(path: str, rev: str | None = None, repo: str = ".") -> bytes:
+def read(path: str, rev: str | None = None, repo: str = ".", remote: str | None = None) -> bytes:
     """The whole content of ``path`` as of ``rev`` (see :func:`open`)."""
-    with open(path, rev=rev, repo=repo) as f:
+    with open(path, rev=rev, repo=repo, remote=remote) as f:
         return f.read()  # type: ignore[no-any-return]
 
 
 # ------------------------------------------------------------------ internals (also used by commands)
 
-def _open_binary(path: str, rev: str | None, repo_dir: str) -> IO[bytes]:
+def _is_url(repo: str) -> bool:
+    """A URL (scheme://, host:path), or a path given as file://: another repository read
+    through a mirror. A plain directory keeps the local behaviour (its own cache and
+    configuration, the index for rev=None)."""
+    from gitext.git.mirror import is_url
+
+    return is_url(os.fspath(repo))
+
+
+def _open_url(path: str, rev: str | None, url: str, remote: str | None) -> IO[bytes]:
+    from gitext.foreign import ArtifactPathError, open_path
+    from gitext.git.mirror import RevisionNotFound as NoSuchRevision
+
+    try:
+        return open_path(url, path, rev, remote)
+    except ArtifactPathError as exc:
+        raise ArtifactNotFound(exc.message, exc.hint) from None
+    except NoSuchRevision as exc:
+        raise RevisionNotFound(exc.message, exc.hint) from None
+
+
+def _open_binary(path: str, rev: str | None, repo_dir: str, remote: str | None = None) -> IO[bytes]:
     from gitext.git.repo import find_repo
 
     repo = find_repo(repo_dir)
@@ -87,7 +126,7 @@ def _open_binary(path: str, rev: str | None, repo_dir: str) -> IO[bytes]:
     pointer = parse_pointer(data)
     if pointer is None:
         return io.BytesIO(data)
-    return open_object(repo, pointer, rel)
+    return open_object(repo, pointer, rel, remote)
 
 
 def _repo_relative(repo: Repo, path: str) -> str:
@@ -122,7 +161,7 @@ def blob_content(repo: Repo, path: str, rev: str | None) -> tuple[bytes | None, 
     return (None if ref is None else read_blob(repo, ref.git_oid)), where
 
 
-def open_object(repo: Repo, pointer: Pointer, path: str = "") -> IO[bytes]:
+def open_object(repo: Repo, pointer: Pointer, path: str = "", remote: str | None = None) -> IO[bytes]:
     """The cached object opened for reading, proved intact first (sealed, or hashed
     through the cache's verified stream); fetched from the default remote when
     missing, and once more when the cached copy is corrupt (it is quarantined)."""
@@ -131,7 +170,7 @@ def open_object(repo: Repo, pointer: Pointer, path: str = "") -> IO[bytes]:
     with Context(repo) as ctx:
         for _attempt in range(2):
             if not ctx.cache.has(pointer.oid):
-                _fetch(ctx, pointer, path)
+                _fetch(ctx, pointer, path, remote)
             reader = ctx.cache.open(pointer.oid, pointer.size)
             try:
                 reader.ensure_verified()
@@ -143,13 +182,13 @@ def open_object(repo: Repo, pointer: Pointer, path: str = "") -> IO[bytes]:
                         "the copy fetched again was damaged too; run 'git mlv fsck --remote'")
 
 
-def _fetch(ctx: Context, pointer: Pointer, path: str) -> None:
+def _fetch(ctx: Context, pointer: Pointer, path: str, remote: str | None = None) -> None:
     from gitext.store.transfer import copy_object
 
     what = f"'{path}' ({pointer.oid})" if path else f"object {pointer.oid}"
     name = "the remote"
     try:
-        store = ctx.store()
+        store = ctx.store(remote)
         name = f"remote '{store.name}'"
         store.check_readable()
         copy_object(store, ctx.cache, pointer)

@@ -133,6 +133,30 @@ def _ls_files(p: argparse.ArgumentParser) -> None:
     p.add_argument("-l", "--long", action="store_true", help="full md5 and size")
 
 
+def _other_repo(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rev", metavar="REV", help="a branch, tag or full commit id there (default: its HEAD)")
+    p.add_argument("--remote", metavar="NAME-OR-URL",
+                   help="another of its remotes, or a store of your own (a path or s3://...)")
+    p.add_argument("--trust", action="store_true",
+                   help="approve its committed S3 endpoint / profile / verify_ssl (kept in your global git config)")
+
+
+def _ls(p: argparse.ArgumentParser) -> None:
+    p.add_argument("url", metavar="URL", help="the repository: a path, file:///path, or any URL git can fetch")
+    p.add_argument("path", nargs="?", metavar="PATH", help="a file or directory there (default: all)")
+    _other_repo(p)
+    p.add_argument("--json", action="store_true", help="one JSON object (keys: docs/commands/ls.md)")
+
+
+def _get(p: argparse.ArgumentParser) -> None:
+    p.add_argument("url", metavar="URL", help="the repository: a path, file:///path, or any URL git can fetch")
+    p.add_argument("path", metavar="PATH", help="a file, or a directory of tracked files, there")
+    p.add_argument("-o", "--out", metavar="OUT", help="where to write it (default: its name, here)")
+    p.add_argument("-f", "--force", action="store_true", help="overwrite files that exist")
+    _other_repo(p)
+    _jobs(p)
+
+
 def _diff(p: argparse.ArgumentParser) -> None:
     p.add_argument("rev1", nargs="?", metavar="REV1")
     p.add_argument("rev2", nargs="?", metavar="REV2")
@@ -271,6 +295,16 @@ COMMANDS: list[tuple[str, str, str, str | None, Callable[[argparse.ArgumentParse
     ("ls-files", "ls_files:run_ls_files", "list tracked files at a commit (default HEAD)",
      "List tracked files: short md5, '*' if the object is in the local cache ('-'\n"
      "if not), path. --long adds the full md5 and size.", _ls_files),
+    ("ls", "ls:run_ls", "list another repository's tracked files, without cloning it",
+     "List the tracked files of the repository at URL (at --rev, default its HEAD): path,\n"
+     "size, md5, and whether its default remote holds each object (one batched lookup).\n"
+     "Only one commit, its trees and its pointer-sized blobs are fetched, into a mirror\n"
+     "in your cache (reused and refreshed on every call).", _ls),
+    ("get", "get:run_get", "download a file or directory of another repository, without cloning it",
+     "Write PATH of the repository at URL (a tracked file, a directory of them, or any\n"
+     "other file) to OUT (default: its name in the current directory). Objects come from\n"
+     "that repository's remote, verified, through your user-level cache; each file is\n"
+     "written to a temp file and renamed, so OUT never holds a partial one.", _get),
     ("diff", "diff:run_diff", "tracked artifacts added / modified / deleted / renamed",
      "Compare the tracked artifacts of two commits (default: HEAD vs the working tree),\n"
      "with sizes and short md5s. Reads git objects only; nothing is checked out.", _diff),
