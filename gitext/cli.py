@@ -197,6 +197,36 @@ def _import_dvc(p: argparse.ArgumentParser) -> None:
     _feedback(p)
 
 
+def _migrate(p: argparse.ArgumentParser) -> None:
+    msub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for action, help in (("import", "rewrite history: matching files become pointers in every rewritten commit"),
+                         ("info", "show what 'import' would move (paths by pattern or extension), change nothing")):
+        a = msub.add_parser(action, help=help, description=help)
+        a.add_argument("refs", nargs="*", metavar="REF", help="branches or tags to rewrite (default: the current one)")
+        a.add_argument("-I", "--include", action="append", default=[], metavar="PATTERNS",
+                       help=".gitattributes-style patterns to convert (repeatable or comma-separated)")
+        a.add_argument("-X", "--exclude", action="append", default=[], metavar="PATTERNS",
+                       help="patterns to leave in git")
+        a.add_argument("--above", metavar="SIZE", help="only paths with a version larger than SIZE (e.g. 1MiB); "
+                                                        "the .gitattributes lines then name each path")
+        a.add_argument("--everything", action="store_true", help="every local branch and tag")
+        if action == "import":
+            a.add_argument("--from-lfs", action="store_true",
+                           help="also turn every git-lfs pointer into an mlv pointer (and filter=lfs lines into mlv's)")
+            a.add_argument("--force", action="store_true", help="rewrite even commits a git remote already has")
+            _feedback(a)
+        else:
+            a.add_argument("--top", type=int, metavar="N", help="show only the N largest groups")
+
+
+def _import_lfs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--everything", action="store_true",
+                   help="rewrite the history of every local branch and tag, not just the working tree")
+    p.add_argument("--force", action="store_true", help="with --everything: rewrite even pushed commits")
+    p.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
+    _feedback(p)
+
+
 def _fsck(p: argparse.ArgumentParser) -> None:
     p.add_argument("--remote", metavar="REMOTE", nargs="?", const="",
                    help="check this remote (default remote if no name)")
@@ -321,6 +351,18 @@ COMMANDS: list[tuple[str, str, str, str | None, Callable[[argparse.ArgumentParse
      "mlv-tracked file, remove the .dvc files and DVC's .gitignore entries, add track\n"
      "patterns, and turn DVC's remotes into mlv remotes. Objects DVC 2.x named by the md5\n"
      "of LF-normalised text are re-hashed and stored under their raw md5.", _import_dvc),
+    ("migrate", "migrate:run_migrate", "rewrite history so matching files become mlv pointers (git-filter-repo)",
+     "'import' rewrites the history of the current branch (or REFS, or --everything):\n"
+     "the selected files become mlv pointers in every rewritten commit, their bytes go\n"
+     "into the local cache, and every rewritten commit's .gitattributes tracks them.\n"
+     "Refuses a dirty tree, and commits a git remote has unless --force. 'info' shows\n"
+     "what would move. Needs git-filter-repo (pip install 'git-mlv[migrate]').", _migrate),
+    ("import-lfs", "import_lfs:run_import_lfs", "convert a git-lfs repository in place",
+     "Turn every git-lfs pointer of the checked-out tree into an mlv pointer to the same\n"
+     "bytes (from .git/lfs, or fetched with git lfs; sha256 checked), rewrite filter=lfs\n"
+     ".gitattributes lines as mlv's, stage the result and remove git-lfs's hooks and filter\n"
+     "config. --everything rewrites the whole history instead (as migrate import --from-lfs).",
+     _import_lfs),
     ("fsck", "fsck:run_fsck", "verify every object's md5 (cache, or a remote)",
      "Re-hash every object in the local cache (or in REMOTE with --remote); corrupt ones\n"
      "are reported and moved to quarantine, never deleted.", _fsck),
