@@ -115,17 +115,38 @@ def _refs(everything: str) -> Callable[[argparse.ArgumentParser], None]:
     return add
 
 
+def _selection(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-I", "--include", action="append", default=[], metavar="GLOB",
+                   help="only paths matching (gitignore-style, repeatable or comma-separated); "
+                        "mlv.fetchinclude / mlv.fetchexclude do not apply to this run")
+    p.add_argument("-X", "--exclude", action="append", default=[], metavar="GLOB",
+                   help="skip paths matching (replaces mlv.fetchexclude for this run; -X '' drops it)")
+    p.add_argument("--all-paths", action="store_true",
+                   help="ignore mlv.fetchinclude / mlv.fetchexclude for this run")
+
+
+def _fetch(p: argparse.ArgumentParser) -> None:
+    p.add_argument("args", nargs="*", metavar="[REMOTE] REF")
+    p.add_argument("--all", action="store_true", help="every object in the history of all branches and tags")
+    _selection(p)
+    _jobs(p)
+
+
 def _pull(p: argparse.ArgumentParser) -> None:
     p.add_argument("remote", nargs="?", metavar="REMOTE")
-    p.add_argument("-I", "--include", action="append", default=[], metavar="GLOB",
-                   help="only paths matching (gitignore-style, repeatable or comma-separated)")
-    p.add_argument("-X", "--exclude", action="append", default=[], metavar="GLOB", help="skip paths matching")
+    _selection(p)
     _jobs(p)
 
 
 def _checkout(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="*", metavar="PATH")
+    _selection(p)
     _feedback(p)
+
+
+def _whereis(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default: every tracked file)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
 def _ls_files(p: argparse.ArgumentParser) -> None:
@@ -312,16 +333,24 @@ COMMANDS: list[tuple[str, str, str, str | None, Callable[[argparse.ArgumentParse
      _refs("every local branch and tag")),
     ("fetch", "fetch:run_fetch", "download objects into the cache (working tree untouched)",
      "Download the objects of the given commits' trees (default: HEAD) into the\n"
-     "local cache. --all fetches every object in the history of all branches and tags.",
-     _refs("every object in the history of all branches and tags")),
+     "local cache. --all fetches every object in the history of all branches and tags.\n"
+     "Only paths mlv.fetchinclude / mlv.fetchexclude select (-I/-X/--all-paths override).",
+     _fetch),
     ("pull", "pull:run_pull", "fetch, then write tracked files into the working tree",
      "fetch + checkout: download the objects of the checked-out files, then write every\n"
      "tracked file that is missing or still holds pointer text. Files you changed are\n"
-     "never overwritten. git's index is refreshed so 'git status' stays clean.", _pull),
+     "never overwritten. git's index is refreshed so 'git status' stays clean. Only paths\n"
+     "mlv.fetchinclude / mlv.fetchexclude select (-I/-X/--all-paths override).", _pull),
     ("checkout", "checkout:run_checkout", "write tracked files from the local cache",
      "Write tracked files that are missing or hold pointer text, from the local cache\n"
-     "only (no download). PATH limits it to files at or under those paths.", _checkout),
+     "only (no download). PATH limits it to files at or under those paths. Files that\n"
+     "mlv.fetchinclude / mlv.fetchexclude leave out stay as they are (-I/-X/--all-paths override).",
+     _checkout),
     ("status", "status:run_status", "tracked files modified, staged, not yet pushed", None, _none),
+    ("whereis", "whereis:run_whereis", "where each tracked file's data is: the cache, each remote",
+     "For each tracked file at or under PATH (default: all; as in the index), its size and\n"
+     "md5 and whether its object is in the local cache and in each configured remote\n"
+     "(one batched lookup per remote). A remote that cannot be asked is 'unknown'.", _whereis),
     ("ls-files", "ls_files:run_ls_files", "list tracked files at a commit (default HEAD)",
      "List tracked files: short md5, '*' if the object is in the local cache ('-'\n"
      "if not), path. --long adds the full md5 and size.", _ls_files),

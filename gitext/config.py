@@ -135,6 +135,7 @@ class Config:
     remotes: dict[str, RemoteSpec]
     default_remote: str | None
     settings: dict[str, str]  # the merged git config (all scopes)
+    shared: dict[str, str] = field(default_factory=dict)  # the committed .mlvconfig, as read (untrusted)
 
     def remote(self, name: str | None = None) -> RemoteSpec:
         chosen = name or os.environ.get("MLV_REMOTE") or self.default_remote
@@ -220,7 +221,7 @@ def load_config(repo: Repo) -> Config:
         if url:
             specs[name] = RemoteSpec(name, url, options, frozenset(committed[name]), approved)
     default = settings.get("mlv.core.remote") or shared.get("core.remote") or None
-    return Config(remotes=specs, default_remote=default, settings=settings)
+    return Config(remotes=specs, default_remote=default, settings=settings, shared=shared)
 
 
 class ConfigWriter:

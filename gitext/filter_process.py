@@ -195,7 +195,7 @@ class FilterProcess:
             self._finish_delayed(path, delayed)  # the retry of a request that could wait: so can this one
             return
         pointer = parse_pointer(head)
-        if pointer is None or self.ctx.skip_smudge:
+        if pointer is None or self.ctx.skip_smudge or not self.ctx.selected(path):
             self._reply(head)
             return
         may_defer = headers.get("can-delay") == "1"

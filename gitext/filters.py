@@ -20,6 +20,7 @@ from gitext.workdir import KnownFiles
 
 if TYPE_CHECKING:  # pragma: no cover
     from gitext.progress import Progress
+    from gitext.selection import Selection
 
 SMALL_VERIFY = 4 * 1024 * 1024  # objects up to this size are read whole (and verified) before git gets them
 
@@ -41,6 +42,8 @@ class FilterContext:
         self.deferred = Journal(repo.git_dir)
         self._downloads: Progress | None = None  # the delayed downloads' progress, once there is one
         self._progress_lock = threading.Lock()
+        self._selection: Selection | None = None
+        self.not_selected = 0  # files left as pointer text by mlv.fetchinclude / mlv.fetchexclude
 
     @property
     def config(self):  # type: ignore[no-untyped-def]
@@ -62,6 +65,23 @@ class FilterContext:
             except MlvError as exc:
                 self._store_error = exc
         raise self._store_error
+
+    def selected(self, path: str) -> bool:
+        """Whether smudge fetches and writes ``path``: mlv.fetchinclude / mlv.fetchexclude
+        may leave it pointer text by choice, whether or not its object is cached (the
+        working tree then depends on the selection only). Counted; said once, at the end."""
+        if self._selection is None:
+            from gitext.selection import Selection, configured
+
+            try:
+                self._selection = configured(self.config)
+            except MlvError as exc:  # a broken config: the remote cannot be chosen either; said where it is read
+                print(f"warning: git-mlv: {exc.message}", file=sys.stderr)
+                self._selection = Selection()
+        if self._selection(path):
+            return True
+        self.not_selected += 1
+        return False
 
     def remote_unusable(self) -> str | None:
         """Why objects cannot be fetched (no remote, unreadable remote), or None."""
@@ -271,6 +291,11 @@ class FilterContext:
             path, why = self.left_as_pointer[0]
             print(f"warning: git-mlv: {path}{_more(self.left_as_pointer)} left as pointer text: {why}\n"
                   f"hint: run 'git mlv pull' once the object(s) can be had", file=sys.stderr)
+        if self.not_selected and self._selection is not None:
+            from gitext.git.caller import caller_quiet
+
+            if not caller_quiet():
+                print(f"git-mlv: {self._selection.skipped(self.not_selected)}", file=sys.stderr)
         if self.bad_pointers:
             path, bad = self.bad_pointers[0]
             print(f"warning: git-mlv: {path}{_more(self.bad_pointers)} left as pointer text: {bad.message}\n"

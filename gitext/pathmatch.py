@@ -1,11 +1,66 @@
-"""gitignore-style path patterns for --include / --exclude (relative to the repo root)."""
+"""gitignore-style path patterns for --include / --exclude and mlv.fetchinclude /
+mlv.fetchexclude (relative to the repo root)."""
 from __future__ import annotations
 
 import re
 from typing import Callable
 
+_CLASSES = {  # POSIX classes inside brackets, as git's wildmatch knows them ([[:space:]] in .gitattributes)
+    "alnum": r"0-9A-Za-z", "alpha": r"A-Za-z", "blank": r" \t", "cntrl": r"\x00-\x1f\x7f", "digit": r"0-9",
+    "graph": r"!-~", "lower": r"a-z", "print": r" -~", "punct": r"!-/:-@\[-`{-~", "space": r" \t\n\r\f\v",
+    "upper": r"A-Z", "xdigit": r"0-9A-Fa-f",
+}
+
+
+def _bracket(glob: str, start: int) -> tuple[str, int] | None:
+    """The regex for the bracket expression opening at ``start`` and the index after
+    it, or None when it is not closed (then '[' is literal). Git's rules: '!' or '^'
+    negates, a ']' first is literal, 'a-z' is a range (a reversed one matches
+    nothing), '[:name:]' is a POSIX class, '\\x' is x; never matches '/'."""
+    i = start + 1
+    negated = i < len(glob) and glob[i] in "!^"
+    i += negated
+    parts: list[str] = []
+    first = True
+    while i < len(glob):
+        c = glob[i]
+        if c == "]" and not first:
+            body = "".join(parts)
+            if negated:
+                return f"[^/{body}]", i + 1
+            return (f"(?!/)[{body}]" if body else "(?!)"), i + 1
+        first = False
+        if c == "[" and glob.startswith("[:", i):
+            end = glob.find(":]", i + 2)
+            name = glob[i + 2:end] if end != -1 else ""
+            if name in _CLASSES:
+                parts.append(_CLASSES[name])
+                i = end + 2
+                continue
+        if c == "\\" and i + 1 < len(glob):
+            i += 1
+            c = glob[i]
+        if glob.startswith("-", i + 1) and i + 2 < len(glob) and glob[i + 2] != "]":
+            hi = glob[i + 2]
+            if hi == "\\" and i + 3 < len(glob):
+                hi, i = glob[i + 3], i + 1
+            if c <= hi:
+                parts.append(f"{re.escape(c)}-{re.escape(hi)}")
+            i += 3
+            continue
+        parts.append(re.escape(c))
+        i += 1
+    return None
+
 
 def _glob_to_regex(glob: str) -> str:
+    """gitignore wildcards: '*' and '?' within one path segment, '**' across them,
+    brackets, '\\' escapes the next character. Runs of '*' and of '**/' collapse (the
+    same matches, with less for the regex engine to backtrack over)."""
+    if "\\" not in glob:
+        while "**/**/" in glob:
+            glob = glob.replace("**/**/", "**/")
+        glob = re.sub(r"\*{3,}", "**", glob)
     out = []
     i = 0
     while i < len(glob):
@@ -23,15 +78,15 @@ def _glob_to_regex(glob: str) -> str:
         elif c == "?":
             out.append("[^/]")
         elif c == "[":
-            end = glob.find("]", i + 1)
-            if end == -1:
-                out.append(re.escape(c))
-            else:
-                body = glob[i + 1:end].replace("\\", "\\\\")
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                out.append(f"[{body}]")
-                i = end
+            found = _bracket(glob, i)
+            if found is not None:
+                out.append(found[0])
+                i = found[1]
+                continue
+            out.append(re.escape(c))
+        elif c == "\\" and i + 1 < len(glob):
+            i += 1
+            out.append(re.escape(glob[i]))
         else:
             out.append(re.escape(c))
         i += 1

@@ -1,4 +1,5 @@
-"""git mlv checkout [PATH...]: write tracked files from the local cache (no download)."""
+"""git mlv checkout [-I GLOB] [-X GLOB] [--all-paths] [PATH...]: write tracked files from the
+local cache (no download), those mlv.fetchinclude / mlv.fetchexclude select."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -9,6 +10,7 @@ from gitext.git.process import split_nul
 from gitext.output import say
 from gitext.paths import typed_path
 from gitext.pending import forget
+from gitext.selection import for_command, split_selected
 from gitext.workdir import materialise, refresh_finished_writes, require_unlocked_index, worktree_entries
 
 if TYPE_CHECKING:
@@ -25,15 +27,20 @@ def run_checkout(args: argparse.Namespace) -> int:
         def keep(path: str) -> bool:
             return any(not pre or path == pre or path.startswith(pre + "/") for pre in prefixes)
         entries, foreign, journals = worktree_entries(ctx.repo, keep if prefixes else None)
+        selection = for_command(ctx.config, args.include, args.exclude, args.all_paths)
+        entries, left_out = split_selected(ctx.root, entries, selection)
         if entries:
             require_unlocked_index(ctx.repo, "checkout")
         done = materialise(ctx.repo, ctx.cache, entries, linktype=ctx.config.linktype(),
                            large=ctx.config.large_file_size(), foreign=foreign)
         refresh_finished_writes(ctx.repo, [e for e in entries if e.path not in foreign], done)
-        if not done.failed and not prefixes:
+        if not done.failed and not prefixes and not selection.active:
             forget(journals)
     if done.nothing_done:
-        say(args.quiet, "nothing to write: every tracked file is already in place")
+        say(args.quiet, "nothing to write: every selected tracked file is already in place" if left_out else
+            "nothing to write: every tracked file is already in place")
+    if left_out and selection.configured:
+        say(args.quiet, selection.skipped(left_out, command="checkout"))
     return done.report(args.quiet)
 
 

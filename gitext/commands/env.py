@@ -39,6 +39,8 @@ SETTINGS = (
     ("mlv.core.params", None, "core.params", "params.yaml"),
     ("mlv.core.metrics", None, "core.metrics", "metrics.json"),
     ("mlv.jobs", "MLV_JOBS", None, "the remote's default (8 local, 16 S3)"),
+    ("mlv.fetchinclude", "MLV_FETCHINCLUDE", "mlv.fetchinclude", "none (every path)"),
+    ("mlv.fetchexclude", "MLV_FETCHEXCLUDE", "mlv.fetchexclude", "none"),
     ("mlv.largefilesize", "MLV_LARGEFILESIZE", None, "64MiB"),
     ("mlv.linktype", "MLV_LINKTYPE", None, "auto"),
     ("mlv.cachedir", "MLV_CACHEDIR", None, "none (the repository's own .git/mlv/cache)"),

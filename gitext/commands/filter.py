@@ -80,7 +80,7 @@ def run_smudge(args: argparse.Namespace) -> int:
     head = stdin.read(MAX_POINTER_SIZE + 1)
     pointer = parse_pointer(head) if len(head) <= MAX_POINTER_SIZE else None
     try:
-        if pointer is None or ctx.skip_smudge:
+        if pointer is None or ctx.skip_smudge or not ctx.selected(args.file or ""):
             stdout.write(head)
             shutil.copyfileobj(stdin, stdout, CHUNK)
             return 0

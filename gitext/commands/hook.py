@@ -13,6 +13,7 @@ from gitext.hooks import run_legacy
 
 if TYPE_CHECKING:  # pragma: no cover
     import argparse
+    from collections.abc import Callable
 
     from gitext.context import Context
     from gitext.pointer import Pointer
@@ -214,6 +215,7 @@ def post_checkout() -> int:
     git_dir = quick_git_dir()
     if os.environ.get("MLV_SKIP_SMUDGE", "") not in ("", "0"):
         return 0
+    waiting = None  # the files holding pointer text that no filter process is writing, if known
     if git_dir is not None:
         if os.path.isdir(os.path.join(git_dir, "rebase-merge")) or os.path.isdir(os.path.join(git_dir, "rebase-apply")):
             return 0
@@ -221,9 +223,10 @@ def post_checkout() -> int:
         from gitext.pointer_files import scan
 
         found = scan(os.getcwd(), git_dir, False)  # one read of the index file, light imports only
-        if found is not None and not has_orphans(git_dir) and (
-                not found or not {f.path for f in found} - live_paths(git_dir)):
-            return 0  # the common case: no file holds pointer text, or git's own filter process writes them
+        if found is not None and not has_orphans(git_dir):
+            waiting = {f.path for f in found} - live_paths(git_dir) if found else set()
+            if not waiting:
+                return 0  # the common case: no file holds pointer text, or git's own filter process writes them
     from gitext.context import Context
 
     with Context() as ctx:
@@ -231,17 +234,24 @@ def post_checkout() -> int:
             return 0
         if " --skip" in (ctx.config.settings.get("filter.mlv.process") or ""):
             return 0  # installed with --skip-smudge: pointers stay until 'git mlv pull'
-        _write_pointer_files(ctx)
+        from gitext.selection import configured
+
+        selection = configured(ctx.config)
+        if waiting is not None and not any(map(selection, waiting)):
+            return 0  # they are the files mlv.fetchinclude / mlv.fetchexclude leave out
+        _write_pointer_files(ctx, selection.keep())
     return 0
 
 
-def _write_pointer_files(ctx: Context) -> None:
+def _write_pointer_files(ctx: Context, keep: Callable[[str], bool] | None = None) -> None:
+    """``keep``: the paths mlv.fetchinclude / mlv.fetchexclude select; the others stay
+    pointer text (the filter said how many)."""
     from gitext.output import error, plural, warn
     from gitext.pending import forget, live_paths
     from gitext.store.transfer import fetch
     from gitext.workdir import pointer_files, write_pointer_files
 
-    files, journals = pointer_files(ctx.repo, False)
+    files, journals = pointer_files(ctx.repo, False, keep)
     live = live_paths(ctx.repo.git_dir)
     files = [f for f in files if f.path not in live]
     if not files:

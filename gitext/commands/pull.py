@@ -1,4 +1,5 @@
-"""git mlv pull [REMOTE] [-I GLOB] [-X GLOB]: fetch, then write tracked files into the working tree."""
+"""git mlv pull [REMOTE] [-I GLOB] [-X GLOB] [--all-paths]: fetch, then write tracked files into
+the working tree (those mlv.fetchinclude / mlv.fetchexclude select; -I/-X/--all-paths override)."""
 from __future__ import annotations
 
 import os
@@ -7,8 +8,8 @@ from typing import TYPE_CHECKING
 from gitext.context import Context
 from gitext.errors import MlvError
 from gitext.output import say
-from gitext.pathmatch import path_filter
 from gitext.pending import forget
+from gitext.selection import for_command, split_selected
 from gitext.store.transfer import TransferResult, fetch, paths_by_oid, report_failures
 from gitext.workdir import materialise, refresh_finished_writes, require_unlocked_index, worktree_entries
 
@@ -23,8 +24,10 @@ def run_pull(args: argparse.Namespace) -> int:
     with Context() as ctx:
         ctx.repo.require_worktree()
         ctx.require_filter()
-        keep = path_filter(args.include, args.exclude) if (args.include or args.exclude) else None
-        entries, foreign, journals = worktree_entries(ctx.repo, keep)
+        selection = for_command(ctx.config, args.include, args.exclude, args.all_paths)
+        keep = selection.keep()
+        entries, foreign, journals = worktree_entries(ctx.repo, None)
+        entries, left_out = split_selected(ctx.root, entries, selection)
         pointers = [e.pointer for e in entries]
         if args.remote or not all_cached(ctx.cache, pointers):
             store = ctx.store(args.remote)
@@ -45,6 +48,8 @@ def run_pull(args: argparse.Namespace) -> int:
             forget(journals)
     if done.nothing_done and not result.done and not result.failed:
         say(args.quiet, "already up to date")
+    if left_out and selection.configured:
+        say(args.quiet, selection.skipped(left_out))
     fetch_error = None
     try:
         report_failures(result, "fetched", paths_by_oid(entries))

@@ -15,6 +15,7 @@ from gitext.git.scanner import Scanner, TrackedEntry
 from gitext.git.worktree import PathStatus, changed_paths, check_attr
 from gitext.output import human_size, quote_path
 from gitext.pointer_files import PointerFile
+from gitext.selection import Selection, configured
 from gitext.workdir import pointer_files
 
 if TYPE_CHECKING:
@@ -41,10 +42,14 @@ def run_status(args: argparse.Namespace) -> int:
         print()
         _print_unpushed(ctx, known, shown)
         left = pointer_files(ctx.repo, True)[0]
+        selection = configured(ctx.config)
     for title, items in (("Changes to be committed:", staged), ("Changes not staged for commit:", unstaged)):
         _print_changes(title, [c for c in items if attrs.get(c.path) == "mlv"], shown)
-    if left:
-        _print_pointer_text(ctx, left, shown)
+    by_choice = [f for f in left if not selection(f.path)]
+    if len(by_choice) < len(left):
+        _print_pointer_text(ctx, [f for f in left if selection(f.path)], shown)
+    if by_choice:
+        _print_not_fetched(selection, by_choice, shown)
     return 0
 
 
@@ -72,6 +77,15 @@ def _print_pointer_text(ctx: Context, left: list[PointerFile], shown: Callable[[
     for f in sorted(left, key=lambda f: f.path):
         where = "cached" if ctx.cache.has(f.pointer.oid) else "not in the local cache"
         print(f"\t{shown(f.path)} ({f.pointer.short}, {human_size(f.pointer.size)}, {where})")
+
+
+def _print_not_fetched(selection: Selection, files: list[PointerFile], shown: Callable[[str], str]) -> None:
+    """Files a configured selection leaves as pointer text: in place as chosen, so
+    apart from the files missing their data."""
+    print()
+    print(f"Files not fetched by choice ({selection.why()}; 'git mlv pull --all-paths' fetches them):")
+    for f in sorted(files, key=lambda f: f.path):
+        print(f"\t{shown(f.path)} ({f.pointer.short}, {human_size(f.pointer.size)})")
 
 
 def _print_unpushed(ctx: Context, known: dict[str, TrackedEntry], shown: Callable[[str], str]) -> None:

@@ -22,11 +22,12 @@ def run(args: list[str], cwd: str | None = None, input: bytes | None = None, che
     return proc.stdout
 
 
-def run_visible(args: list[str], cwd: str | None = None, input: bytes | None = None) -> int:
+def run_visible(args: list[str], cwd: str | None = None, input: bytes | None = None,
+                env: dict[str, str] | None = None) -> int:
     """``git ARGS`` with stderr left to the user (the filter's warnings must reach
     them) and stdout discarded; its exit code."""
     try:
-        return subprocess.run(["git", *args], cwd=cwd, input=input, stdout=subprocess.DEVNULL).returncode
+        return subprocess.run(["git", *args], cwd=cwd, input=input, stdout=subprocess.DEVNULL, env=env).returncode
     except FileNotFoundError:
         raise _missing_git() from None
 

@@ -6,7 +6,7 @@ scanner: blob ids are immutable, so the answer is remembered."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from gitext.errors import GitError, MlvError
@@ -100,9 +100,11 @@ class Scanner:
                 continue
             yield raw_path.decode("utf-8", "surrogateescape"), pygit2.Oid(hex=blob), int(mode, 8)
 
-    def commits_pointers(self, include: Iterable[str], exclude: Iterable[str] = ()) -> dict[str, Pointer]:
+    def commits_pointers(self, include: Iterable[str], exclude: Iterable[str] = (),
+                         keep: Callable[[str], bool] | None = None) -> dict[str, Pointer]:
         """Pointers introduced by the commits reachable from ``include`` but not from
-        ``exclude`` (each commit diffed against its parents; root commits in full)."""
+        ``exclude`` (each commit diffed against its parents; root commits in full);
+        with ``keep``, only those at paths it keeps."""
         import pygit2
 
         pygit = self.repo.pygit2
@@ -123,13 +125,16 @@ class Scanner:
         for commit in walker:
             if not commit.parents:
                 for entry in self.tree_entries(commit.tree):
-                    found[entry.pointer.oid] = entry.pointer
+                    if keep is None or keep(entry.path):
+                        found[entry.pointer.oid] = entry.pointer
                 continue
             for parent in commit.parents:
                 for delta in parent.tree.diff_to_tree(commit.tree).deltas:
                     new = delta.new_file
                     if delta.status_char() == "D" or new.mode not in FILE_MODES or new.id in seen_blobs:
                         continue
+                    if keep is not None and not keep(new.path):
+                        continue  # the same blob may yet come at a path that is kept
                     seen_blobs.add(new.id)
                     ptr = self.read(new.id)
                     if ptr is not None:

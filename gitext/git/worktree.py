@@ -77,9 +77,12 @@ def check_attr(repo: Repo, paths: list[str], attr: str = "filter") -> dict[str, 
 def checkout_index(repo: Repo, paths: list[str]) -> None:
     """``git checkout-index -u -f`` these paths: git smudges each through the filter and
     records its stat data. git's own messages (and the filter's) reach the user;
-    the caller judges the result by looking at the files."""
+    the caller judges the result by looking at the files. The caller chose the paths,
+    so the filter's own path selection (mlv.fetchinclude / mlv.fetchexclude, which the
+    environment overrides) is off for them."""
     wait_for_index(repo)  # another git mlv pull may hold it a moment: git itself would not wait
-    run_visible(["checkout-index", "-u", "-f", "-q", "-z", "--stdin"], cwd=repo.root, input=nul_paths(paths))
+    env = {**os.environ, "MLV_FETCHINCLUDE": "", "MLV_FETCHEXCLUDE": ""}
+    run_visible(["checkout-index", "-u", "-f", "-q", "-z", "--stdin"], cwd=repo.root, input=nul_paths(paths), env=env)
 
 
 def update_index(repo: Repo, paths: list[str]) -> None:

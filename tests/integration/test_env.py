@@ -255,5 +255,6 @@ def test_json_keys(repo: Path, tmp_path: Path) -> None:
     assert info["tracked"] == ["*.bin", "data/*.csv"]
     assert all(set(row) == {"key", "value", "source", "origin", "known"} for row in info["settings"])
     assert [row["key"] for row in info["settings"] if row["known"]] == [
-        "mlv.core.remote", "mlv.core.params", "mlv.core.metrics", "mlv.jobs", "mlv.largefilesize", "mlv.linktype",
+        "mlv.core.remote", "mlv.core.params", "mlv.core.metrics", "mlv.jobs", "mlv.fetchinclude", "mlv.fetchexclude",
+        "mlv.largefilesize", "mlv.linktype",
         "mlv.cachedir", "mlv.cacheshared"]

@@ -125,3 +125,46 @@ def test_negation_last_match_wins() -> None:
 def test_trailing_slash_matches_directories_only() -> None:
     keep = path_filter(["models/"], [])
     assert keep("models/a.pt") and not keep("models")
+
+
+@pytest.mark.parametrize("pattern,path,expected", [
+    # brackets as git's wildmatch reads them; none of these is an error
+    ("[z-a].bin", "z.bin", False),           # a reversed range matches nothing
+    ("[]a].bin", "].bin", True),             # ']' first is literal
+    ("[]a].bin", "a.bin", True),
+    ("x[a-].bin", "x-.bin", True),           # '-' last is literal
+    ("a[[]b", "a[b", True),
+    ("[", "[", True),                        # never closed: a literal '['
+    ("a[b", "a[b", True),
+    ("[^0-9].bin", "a.bin", True),
+    ("[^0-9].bin", "1.bin", False),
+    ("[[:space:]]x", " x", True),            # as git mlv track writes whitespace
+    ("[[:digit:]][[:alpha:]]", "1a", True),
+    ("[[:digit:]][[:alpha:]]", "a1", False),
+    ("a[/]b", "a/b", False),                 # a bracket never matches '/'
+    ("a[!x]b", "a/b", False),
+    # backslash escapes the next character (gitignore)
+    ("\\#notes.bin", "#notes.bin", True),
+    ("\\*.bin", "*.bin", True),
+    ("\\*.bin", "a.bin", False),
+    ("\\[a].bin", "[a].bin", True),
+    # runs of '*' and '**/' mean what one does
+    ("***.bin", "a/b.bin", True),
+    ("a/**/**/**/b.bin", "a/b.bin", True),
+    ("a/**/**/b.bin", "a/x/y/b.bin", True),
+])
+def test_compile_pattern_brackets_and_escapes(pattern: str, path: str, expected: bool) -> None:
+    assert matches(pattern, path) is expected
+
+
+def test_no_pattern_is_an_error() -> None:
+    import random
+    import warnings
+
+    rng = random.Random(7)
+    alphabet = "ab/*?[]!^-:\\,"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no FutureWarning for a nested set either
+        for _ in range(3000):
+            pattern = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12)))
+            path_filter([pattern], [pattern])("a/b")
