@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.conftest import isolate
 from tests.fuzz import fuzz
 from tests.security.hostile import snapshot
 
@@ -29,6 +30,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
     """(repo with the object pushed to its store and dropped from its cache, the
     outside directory, the pointer text)."""
     base = tmp_path_factory.mktemp("fuzz-links")
+    with pytest.MonkeyPatch.context() as env:  # a module fixture runs before the autouse isolation
+        isolate(base / "home", env)
+        return _world(base)
+
+
+def _world(base: Path) -> tuple[Path, Path, str]:
     repo, outside = base / "repo", base / "outside"
     outside.mkdir()
     (outside / "keep.bin").write_text("the user's file\n")
