@@ -261,6 +261,21 @@ def _prune(p: argparse.ArgumentParser) -> None:
     _feedback(p)
 
 
+def _gc(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--remote", metavar="REMOTE", nargs="?", const="",
+                   help="the remote to clean (required; no name: the default remote)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--delete", action="store_true", help="delete the candidates (without it: a dry run)")
+    mode.add_argument("-n", "--dry-run", action="store_true", help="only report what would go (the default)")
+    mode.add_argument("--forget", metavar="REPO-ID",
+                      help="retire everything a repository that is gone declared (its record becomes a tombstone)")
+    p.add_argument("--grace", type=float, metavar="DAYS",
+                   help="keep copies written and objects retired less than DAYS ago (mlv.gc.grace, default 14)")
+    p.add_argument("--recent", type=float, metavar="DAYS",
+                   help="this repository's reflog entries this recent count as needed (mlv.gc.recent, default 14)")
+    _feedback(p)
+
+
 def _cache(p: argparse.ArgumentParser) -> None:
     csub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     csub.add_parser("dir", help="print the directory of the cache in use (mlv.cachedir, or .git/mlv/cache)")
@@ -398,6 +413,11 @@ COMMANDS: list[tuple[str, str, str, str | None, Callable[[argparse.ArgumentParse
     ("prune", "prune:run_prune", "drop cached objects no ref needs and the remote holds",
      "Delete cached objects that no local branch, tag, HEAD, index or recent reflog entry\n"
      "references and that the default remote verifiably holds. Never the only copy.", _prune),
+    ("gc", "gc:run_gc", "delete from a remote what no repository using it needs (dry run unless --delete)",
+     "Delete from a remote the objects that some repository's record once declared and\n"
+     "no record declares now, older than the grace period. Every push records what its\n"
+     "repository needs in the remote itself (mlv/repos/); objects no record ever\n"
+     "declared (DVC's, an older git mlv's) are never deleted. A dry run unless --delete.", _gc),
     ("cache", "cache:run_cache", "where the cache is; move it into a shared cache directory",
      "'dir' prints the cache in use: mlv.cachedir (a directory any number of clones and\n"
      "projects can share), else .git/mlv/cache. 'migrate [DIR]' moves this repository's\n"

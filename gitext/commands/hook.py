@@ -110,14 +110,17 @@ def _upload(ctx: Context, pointers: list[Pointer], behind_tracking: list[Pointer
         count = len(pointers) + len(behind_tracking)
         raise MlvError(f"push blocked: the pushed commits refer to {count} tracked object(s), but {exc.message}",
                        (exc.hint or "") + "; or push without data: git push --no-verify") from None
+    from gitext import progress
+    from gitext.registry import before_push
+
+    progress.configure(quiet=caller_quiet())  # 'waiting for' lines too
+    # the record for 'git mlv gc --remote', before anything is checked (docs/design.md)
+    before_push(ctx, store, pointers + behind_tracking, ctx.jobs(store), "pre-push", _note)
     if behind_tracking:
         present = store.exists([p.oid for p in behind_tracking])
         pointers = pointers + [p for p in behind_tracking if p.oid not in present]
     if not pointers:
         return 0
-    from gitext import progress
-
-    progress.configure(quiet=caller_quiet())  # 'waiting for' lines too
     result = push(ctx.cache, store, pointers, ctx.jobs(store))
     if result.done:
         _note(f"uploaded {len(result.done)} object(s) ({human_size(result.bytes_done)}) to '{store.name}'")

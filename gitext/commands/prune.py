@@ -6,15 +6,12 @@ never pruned: which objects other repositories need cannot be known here."""
 from __future__ import annotations
 
 import os
-import time
 from typing import TYPE_CHECKING
 
 from gitext.context import Context
 from gitext.errors import MlvError, UsageError
-from gitext.git.objects import index_files, snapshot_commits, worktree_git_dirs
-from gitext.git.scanner import Scanner
+from gitext.live import needed
 from gitext.output import human_size, plural, say
-from gitext.pending import read_pending
 from gitext.pointer import Pointer
 from gitext.progress import Progress
 
@@ -25,15 +22,10 @@ STALE_TEMP_SECONDS = 3600
 
 
 def referenced(ctx: Context, recent_days: int) -> dict[str, Pointer]:
-    """Objects local state needs: the trees of every local ref, every worktree's HEAD,
-    stash and recent reflog entry, every worktree's index, and pending large files."""
-    scanner = Scanner(ctx.repo)
-    found = scanner.snapshot_pointers(snapshot_commits(ctx.repo, time.time() - recent_days * 86400))
-    for path in index_files(ctx.repo):
-        found.update(scanner.index_file_pointers(path))
-    for git_dir in worktree_git_dirs(ctx.repo):
-        found.update({entry.pointer.oid: entry.pointer for entry in read_pending(git_dir)})
-    return found
+    """Objects local state needs (gitext/live.py, shared with git mlv gc --remote): the
+    trees of every local ref, every worktree's HEAD, stash and recent reflog entry,
+    every worktree's index, and pending large files."""
+    return needed(ctx.repo, recent_days)
 
 
 def run_prune(args: argparse.Namespace) -> int:

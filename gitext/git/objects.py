@@ -263,10 +263,11 @@ def index_files(repo: Repo) -> list[str]:
     return [os.path.join(d, "index") for d in worktree_git_dirs(repo) if os.path.isfile(os.path.join(d, "index"))]
 
 
-def snapshot_commits(repo: Repo, since: float) -> set[str]:
-    """Commits whose trees local state needs: every local ref (all but refs/remotes/),
-    the HEAD of every worktree, every stash entry with its index and untracked parents,
-    and every commit a ref or a HEAD was set to since ``since`` (unix time, reflogs)."""
+def snapshot_commits(repo: Repo, since: float, remote_tracking: bool = False) -> set[str]:
+    """Commits whose trees local state needs: every local ref (all but refs/remotes/,
+    unless ``remote_tracking``), the HEAD of every worktree, every stash entry with its
+    index and untracked parents, and every commit a ref or a HEAD was set to since
+    ``since`` (unix time, reflogs)."""
     import pygit2
 
     commits: set[str] = set()
@@ -298,7 +299,7 @@ def snapshot_commits(repo: Repo, since: float) -> set[str]:
         if git_dir != repo.common_dir:
             continue
         for name in pygit.references:
-            if name.startswith("refs/remotes/"):
+            if name.startswith("refs/remotes/") and not remote_tracking:
                 continue
             try:
                 ref = pygit.references[name].resolve()

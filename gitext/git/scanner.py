@@ -16,6 +16,12 @@ from gitext.git.worktree import FILE_MODES
 from gitext.pointer import MAX_POINTER_SIZE, Pointer, parse_pointer
 
 
+def memo_key(commit: object) -> bytes:
+    """The commit's raw id, and 'R' when it has no parents here (a root, or a shallow
+    clone's boundary, whose share is its whole tree)."""
+    return commit.id.raw + (b"" if commit.parent_ids else b"R")  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True)
 class TrackedEntry:
     path: str
@@ -27,10 +33,14 @@ class Scanner:
     def __init__(self, repo: Repo) -> None:
         self.repo = repo
         self._seen: dict[object, Pointer | None] = {}
+        self._absent: set[object] = set()
+        self.misses = 0  # reads of blobs this repository lacks (a partial clone): answers that may be wrong
 
     def read(self, blob_id: object) -> Pointer | None:
         """The pointer blob ``blob_id`` holds (a pygit2 Oid or hex), or None."""
         if blob_id in self._seen:
+            if blob_id in self._absent:
+                self.misses += 1
             return self._seen[blob_id]
         pygit = self.repo.pygit2
         result = None
@@ -38,6 +48,8 @@ class Scanner:
             _type, size = pygit.odb.read_header(blob_id)
         except (KeyError, ValueError):
             size = None  # object not here (shallow or partial clone): not a pointer we can see
+            self._absent.add(blob_id)
+            self.misses += 1
         if size is not None and 20 <= size <= MAX_POINTER_SIZE:
             result = parse_pointer(pygit[blob_id].data)
         self._seen[blob_id] = result
@@ -140,6 +152,58 @@ class Scanner:
                     if ptr is not None:
                         found[ptr.oid] = ptr
         return found
+
+    def history_pointers(self, commits: Iterable[str], memo: dict[bytes, tuple[Pointer, ...]]) -> dict[str, Pointer]:
+        """What ``commits_pointers(commits)`` finds, each commit's share taken from ``memo``
+        (key: ``memo_key``) or computed and added to it. A share is a function of the commit
+        alone (git objects never change), but only a complete one is added: not one that
+        met a blob or tree this repository lacks (a partial clone). A commit that looks
+        like a root (a shallow clone's boundary) has its own key: its share is its tree."""
+        import pygit2
+
+        pygit = self.repo.pygit2
+        walker = pygit.walk(None, pygit2.enums.SortMode.NONE)
+        pushed = False
+        for rev in commits:
+            walker.push(pygit2.Oid(hex=rev if len(rev) == 40 else resolve_commit(self.repo, rev)))
+            pushed = True
+        found: dict[str, Pointer] = {}
+        if not pushed:
+            return found
+        for commit in walker:
+            key = memo_key(commit)
+            share = memo.get(key)
+            if share is None:
+                misses = self.misses
+                share, complete = self._introduced(commit)
+                if complete and self.misses == misses:
+                    memo[key] = share
+            for pointer in share:
+                found[pointer.oid] = pointer
+        return found
+
+    def _introduced(self, commit: object) -> tuple[tuple[Pointer, ...], bool]:
+        """The pointers one commit introduces (its tree against each parent's; a root's
+        whole tree), and whether every object that took could be read."""
+        import pygit2
+
+        found: dict[str, Pointer] = {}
+        try:
+            parents = commit.parents  # type: ignore[attr-defined]
+            if not parents:
+                for entry in self.tree_entries(commit.tree):  # type: ignore[attr-defined]
+                    found[entry.pointer.oid] = entry.pointer
+            for parent in parents:
+                for delta in parent.tree.diff_to_tree(commit.tree).deltas:  # type: ignore[attr-defined]
+                    new = delta.new_file
+                    if delta.status_char() == "D" or new.mode not in FILE_MODES:
+                        continue
+                    ptr = self.read(new.id)
+                    if ptr is not None:
+                        found[ptr.oid] = ptr
+        except (KeyError, ValueError, pygit2.GitError):
+            return tuple(found.values()), False  # a parent or tree this repository lacks
+        return tuple(found.values()), True
 
     def snapshot_pointers(self, commits: Iterable[str]) -> dict[str, Pointer]:
         """Every pointer in the trees of ``commits`` (each distinct subtree read once)."""

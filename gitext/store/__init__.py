@@ -1,7 +1,8 @@
 """One object store for the cache and every remote.
 
     ObjectStore          the interface (below): exists / stat / open / put /
-                         iter_oids / quarantine / stale_temps
+                         iter_oids / quarantine / stale_temps, and for remote gc
+                         iter_objects / delete_objects / *_meta (mlv/ files)
     layout.py            where an object lives below a store's root (dvc2, dvc3)
     reader.py            ObjectReader: the one verified read path, and reject(),
                          the one place a bad copy is quarantined
@@ -17,14 +18,14 @@ A store never reads configuration or talks to git: what it needs is given to
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from typing import TYPE_CHECKING, Protocol
 
 from gitext.errors import ConfigError
 from gitext.store.layout import check_layout
 
 if TYPE_CHECKING:  # pragma: no cover
-    from gitext.store.directory import Stored
+    from gitext.store.directory import Deleted, Listed, MetaEntry, Stored
     from gitext.store.reader import ObjectReader
     from gitext.store.seals import SealBook
 
@@ -68,6 +69,26 @@ class ObjectStore(Protocol):
 
     def damage_hint(self, moved_to: str | None) -> str:
         """What the user does about a damaged copy here."""
+
+    # remote gc (gitext/registry.py, git mlv gc --remote)
+
+    def iter_objects(self) -> Iterator[Listed]:
+        """Every object with its size and last-modified time (unix seconds)."""
+
+    def delete_objects(self, oids: Iterable[str], before: float) -> Iterator[Deleted]:
+        """Delete each object last modified before ``before``; one Deleted per oid."""
+
+    def list_meta(self, folder: str) -> list[MetaEntry]:
+        """git mlv's own files below ``mlv/<folder>/`` (never taken for objects)."""
+
+    def read_meta(self, name: str, limit: int) -> bytes | None:
+        """One of them (None when absent), refused past ``limit`` bytes."""
+
+    def write_meta(self, name: str, data: bytes) -> None:
+        """Write one atomically: readers see the old bytes or the new, never a part."""
+
+    def delete_meta(self, name: str) -> None:
+        ...
 
     def close(self) -> None:
         ...

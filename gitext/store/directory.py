@@ -24,11 +24,20 @@ import os
 import stat
 import tempfile
 import time
+from collections import namedtuple
 from collections.abc import Collection, Iterable, Iterator
 
 from gitext.errors import MlvError, NotAnObject, ObjectMissing, RemoteError
 from gitext.pointer import is_oid
-from gitext.store.layout import DVC3_PREFIX, detect_layout, is_prefix_dir, object_key
+from gitext.store.layout import (
+    DVC3_PREFIX,
+    META_PREFIX,
+    detect_layout,
+    is_prefix_dir,
+    meta_folder,
+    meta_relpath,
+    object_key,
+)
 from gitext.store.reader import ObjectReader
 from gitext.store.seals import SEAL_MIN, SealBook
 
@@ -118,6 +127,16 @@ class Stored:
 
     def __repr__(self) -> str:
         return f"Stored({self.size}, {self.intact})"
+
+
+# A listed object: mtime in unix seconds (the file's, or S3's LastModified).
+Listed = namedtuple("Listed", "oid size mtime")
+# What delete_objects did with one object: outcome 'deleted', 'modified' (kept: written
+# at or after the cut-off), 'missing' (not there) or 'failed' (``reason`` says why).
+Deleted = namedtuple("Deleted", "oid outcome size reason", defaults=(0, ""))
+# A file of git mlv's own below mlv/: name '<folder>/<file>'; regular False for anything
+# but a regular file (never read).
+MetaEntry = namedtuple("MetaEntry", "name size mtime regular", defaults=(True,))
 
 
 class DirectoryStore:
@@ -351,6 +370,165 @@ class DirectoryStore:
             for name in names:
                 if name.startswith(".") and name.endswith(".tmp"):
                     yield os.path.join(self.objects_root, prefix, name)
+
+    # ------------------------------------------------------------ remote gc (gitext/registry.py)
+
+    def iter_objects(self) -> Iterator[Listed]:
+        """Every object (regular files only) with its size and mtime, in order."""
+        base = self.objects_root
+        for prefix, names in self._fanout():
+            for rest in names:
+                if not is_oid(prefix + rest):
+                    continue
+                try:
+                    st = os.lstat(os.path.join(base, prefix, rest))
+                except OSError:
+                    continue
+                if stat.S_ISREG(st.st_mode):
+                    yield Listed(prefix + rest, st.st_size, st.st_mtime)
+
+    def delete_objects(self, oids: Iterable[str], before: float) -> Iterator[Deleted]:
+        """Delete each object last modified before ``before`` (unix time), judged
+        without a window: it is renamed aside (a name no reader uses) and checked
+        there, then unlinked, or put back when it was written at or after ``before``
+        (a push replaced it meanwhile)."""
+        for oid in oids:
+            yield self._delete_unmodified(oid, before)
+
+    def _delete_unmodified(self, oid: str, before: float) -> Deleted:
+        path = self.path(oid)
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return Deleted(oid, "missing")
+        except OSError as exc:
+            return Deleted(oid, "failed", reason=exc.strerror or str(exc))
+        if not stat.S_ISREG(st.st_mode):
+            return Deleted(oid, "failed", reason=f"it is {entry_kind(st.st_mode)}, not a stored object (left alone)")
+        if st.st_mtime >= before:
+            return Deleted(oid, "modified", st.st_size)
+        aside = os.path.join(os.path.dirname(path), f".{oid[2:]}.{os.getpid()}.gc.tmp")
+        try:
+            os.rename(path, aside)
+        except FileNotFoundError:
+            return Deleted(oid, "missing")
+        except OSError as exc:
+            return Deleted(oid, "failed", reason=exc.strerror or str(exc))
+        try:
+            st = os.lstat(aside)
+            if st.st_mtime >= before or not stat.S_ISREG(st.st_mode):
+                self._put_back(aside, path)
+                return Deleted(oid, "modified", st.st_size)
+            os.unlink(aside)
+        except OSError as exc:
+            return Deleted(oid, "failed", reason=exc.strerror or str(exc))
+        if self.seals is not None:
+            self.seals.unseal(path)
+        return Deleted(oid, "deleted", st.st_size)
+
+    @staticmethod
+    def _put_back(aside: str, path: str) -> None:
+        """Return a copy set aside to its name, unless a newer copy took the name meanwhile."""
+        try:
+            os.link(aside, path)
+        except FileExistsError:
+            pass  # a newer copy of the same bytes is there
+        except OSError:  # a file system without hard links
+            if not os.path.lexists(path):
+                os.rename(aside, path)
+                return
+        os.unlink(aside)
+
+    def _meta_dir(self, final: str) -> str:
+        """The directory of metadata file ``final``, made if needed below an existing
+        root; a link (or anything but a directory) on the way is refused."""
+        directory = os.path.dirname(final)
+        for part in (os.path.join(self.root, META_PREFIX.rstrip("/")), directory):
+            try:
+                mode = os.lstat(part).st_mode
+            except FileNotFoundError:
+                if not os.path.isdir(self.root):
+                    raise RemoteError(f"{self.label} does not exist at {self.root}",
+                                      "check the path with 'git mlv remote list'") from None
+                self._mkdir(part)
+                mode = os.lstat(part).st_mode
+            if not stat.S_ISDIR(mode):
+                raise NotAnObject(part, entry_kind(mode), self.label, "then run the command again",
+                                  "git mlv's directory")
+        return directory
+
+    def list_meta(self, folder: str) -> list[MetaEntry]:
+        """Every entry of ``mlv/<folder>/`` (none when it does not exist); a link in
+        place of that directory is refused (RemoteError), never followed."""
+        directory = os.path.join(self.root, meta_folder(folder).rstrip("/"))
+        for part in (os.path.dirname(directory), directory):
+            try:
+                mode = os.lstat(part).st_mode
+            except FileNotFoundError:
+                return []
+            except OSError as exc:
+                raise RemoteError(f"cannot read {part} in {self.label}: {exc.strerror}") from None
+            if not stat.S_ISDIR(mode):
+                raise RemoteError(f"{part} in {self.label} is {entry_kind(mode)}, not git mlv's directory",
+                                  "remove it (git mlv never reads through one)")
+        found = []
+        for name in sorted(os.listdir(directory)):
+            try:
+                st = os.lstat(os.path.join(directory, name))
+            except OSError:
+                continue
+            found.append(MetaEntry(f"{folder}/{name}", st.st_size, st.st_mtime, stat.S_ISREG(st.st_mode)))
+        return found
+
+    def read_meta(self, name: str, limit: int) -> bytes | None:
+        """The bytes of metadata file ``name``; None when absent. MlvError when it is
+        larger than ``limit`` bytes or no regular file (never followed nor read)."""
+        path = os.path.join(self.root, meta_relpath(name))
+        try:
+            f = open(path, "rb", opener=_open_entry)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise self._not_an_object(path) or RemoteError(f"cannot read {path}: {exc.strerror}") from None
+        with f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise self._not_an_object(path, st.st_mode)  # type: ignore[misc]
+            if st.st_size > limit:
+                raise MlvError(f"{path} is {st.st_size} bytes, more than the {limit} git mlv reads of one")
+            data = f.read(limit + 1)
+        if len(data) > limit:
+            raise MlvError(f"{path} is more than the {limit} bytes git mlv reads of one")
+        return data
+
+    def write_meta(self, name: str, data: bytes) -> None:
+        """Write metadata file ``name`` atomically (a temp file renamed over it)."""
+        final = os.path.join(self.root, meta_relpath(name))
+        try:
+            directory = self._meta_dir(final)
+            fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(final) + ".", suffix=".tmp")
+        except OSError as exc:
+            raise RemoteError(f"cannot write to {self.label} at {self.root}: {exc.strerror}",
+                              "check that the directory is writable") from None
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            os.chmod(tmp, self.object_mode)
+            os.replace(tmp, final)
+        except OSError as exc:
+            raise RemoteError(f"cannot write {final}: {exc.strerror}", "check free space and permissions there") from None
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    def delete_meta(self, name: str) -> None:
+        path = os.path.join(self.root, meta_relpath(name))
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise RemoteError(f"cannot delete {path}: {exc.strerror}", "check the permissions of that directory") from None
 
     def close(self) -> None:
         """Nothing to release: the seal book belongs to whoever made it."""

@@ -6,6 +6,12 @@
 
 A name is 32 lowercase hex digits, optionally with DVC's ``.dir`` suffix (a
 directory listing); nothing else ever becomes a path or a key.
+
+Beside the objects, ``mlv/`` at a store's root holds git mlv's own small files
+(``mlv/repos/<repo-id>.json.gz``: what each repository needs, read by
+``git mlv gc --remote``; ``mlv/gc/<run>.json.gz``: a gc announcing what it is
+about to delete; see gitext/registry.py). ``mlv`` is no two-hex-digit name,
+so no listing of objects (ours or DVC's) ever takes them for objects.
 """
 from __future__ import annotations
 
@@ -19,6 +25,9 @@ LAYOUTS = ("dvc2", "dvc3")
 DVC3_PREFIX = "files/md5/"
 DIR_SUFFIX = ".dir"
 _TWO_HEX = re.compile(r"[0-9a-f]{2}")
+META_PREFIX = "mlv/"
+META_FOLDERS = ("repos", "gc")
+_META_FILE = re.compile(r"[0-9a-z][0-9a-z.-]{0,99}")
 
 
 def object_relpath(oid: str, suffix: str = "") -> str:
@@ -36,6 +45,22 @@ def objects_prefix(layout: str) -> str:
 def object_key(oid: str, layout: str, suffix: str = "") -> str:
     """Where object ``oid`` lives below a store's root ('/'-separated)."""
     return objects_prefix(layout) + object_relpath(oid, suffix)
+
+
+def meta_relpath(name: str) -> str:
+    """'mlv/<folder>/<file>' for a metadata file ``<folder>/<file>`` (folder one of
+    META_FOLDERS, file lower-case letters, digits, '.' and '-'); nothing else becomes a path."""
+    folder, _, file = name.partition("/")
+    if folder not in META_FOLDERS or _META_FILE.fullmatch(file) is None:
+        raise MlvError(f"refusing to use {name!r} as the name of a git mlv record")
+    return META_PREFIX + name
+
+
+def meta_folder(folder: str) -> str:
+    """'mlv/<folder>/' for one of META_FOLDERS."""
+    if folder not in META_FOLDERS:
+        raise MlvError(f"refusing to list {folder!r}: not a folder of git mlv records")
+    return META_PREFIX + folder + "/"
 
 
 def oid_of(rel: str) -> str | None:

@@ -40,12 +40,13 @@ the remote and endpoint after 10 s of silence.
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import random
 import re
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import TypeVar
@@ -63,8 +64,18 @@ from gitext import progress
 from gitext.errors import ConfigError, MlvError, ObjectMissing, RemoteError
 from gitext.options import SECRET_KEYS, git_key, parse_choice, parse_count, parse_seconds, parse_size
 from gitext.pointer import is_oid
-from gitext.store.directory import Stored
-from gitext.store.layout import DVC3_PREFIX, check_layout, detect_layout, object_key, objects_prefix, oid_of
+from gitext.store.directory import Deleted, Listed, MetaEntry, Stored
+from gitext.store.layout import (
+    DVC3_PREFIX,
+    META_PREFIX,
+    check_layout,
+    detect_layout,
+    meta_folder,
+    meta_relpath,
+    object_key,
+    objects_prefix,
+    oid_of,
+)
 from gitext.store.reader import CHUNK, ObjectReader
 
 T = TypeVar("T")
@@ -93,6 +104,7 @@ MAX_REPLY = 16 * MiB               # the most read of a reply that is not an obj
 # few thousand objects); otherwise it sends one HEAD per object.
 LIST_WEIGHT = 2
 LIST_PAGE_SIZE = 1000                # keys per LIST request (S3's maximum)
+DELETE_BATCH = 1000                  # keys per DeleteObjects request (S3's maximum)
 EXISTS_MODES = ("auto", "head", "list")
 
 NO_SUCH_BUCKET = {"NoSuchBucket"}
@@ -280,6 +292,7 @@ class S3Store:
                                          f"git mlv remote modify {name} exists_check auto") or "auto"
         self.addressing_style = opts.get("addressingstyle") or ("path" if self.endpoint else None)
         self.list_page_size = LIST_PAGE_SIZE
+        self.delete_batch = DELETE_BATCH
         self.connect_timeout = parse_seconds(opts.get("connecttimeout"), CONNECT_TIMEOUT,
                                              f"connect_timeout of remote '{name}'",
                                              f"git mlv remote modify {name} connect_timeout 5")
@@ -725,8 +738,111 @@ class S3Store:
                       for upload in listing.get("Uploads", ())
                       if now - upload["Initiated"].timestamp() > older_than)
 
+    # ------------------------------------------------------------ remote gc (gitext/registry.py)
+
+    def iter_objects(self) -> Iterator[Listed]:
+        """Every object with its size and LastModified (an unknown time reads as the future)."""
+        self.check_readable()
+        for items in self._list_keys(self.objects_prefix, None):
+            for item in items or ():
+                oid = self._oid_of(item["Key"])
+                if oid is not None:
+                    yield Listed(oid, int(item.get("Size", -1)), _timestamp(item.get("LastModified"), float("inf")))
+
+    def delete(self, oid: str) -> int | None:
+        """Remove an object; its size, or None when it was not there."""
+        for done in self.delete_objects([oid], float("inf")):
+            if done.outcome == "failed":
+                raise RemoteError(f"cannot delete object {oid} from {self.where}: {done.reason}")
+            return done.size if done.outcome == "deleted" else None
+        return None
+
+    def delete_objects(self, oids: Iterable[str], before: float) -> Iterator[Deleted]:
+        """Delete each object last modified before ``before`` (unix time), in DeleteObjects
+        requests of up to ``delete_batch`` keys. Each batch's keys are looked at (HEAD)
+        just before it is sent, so an object a push wrote meanwhile is kept; the errors S3
+        reports for single keys are reported for those keys."""
+        client = self.client()
+        wanted = list(dict.fromkeys(oids))
+        for start in range(0, len(wanted), self.delete_batch):
+            batch = wanted[start:start + self.delete_batch]
+            heads = self._stat_by_head(set(batch))
+            keys: dict[str, tuple[str, int]] = {}
+            for oid in batch:
+                found = heads.get(oid)
+                if found is None:
+                    yield Deleted(oid, "missing")
+                    continue
+                size, _etag, meta = found
+                if _timestamp((meta or {}).get("LastModified"), float("inf")) >= before:
+                    yield Deleted(oid, "modified", size)
+                    continue
+                keys[self.key(oid)] = (oid, size)
+            if not keys:
+                continue
+            request = {"Objects": [{"Key": key} for key in keys], "Quiet": True}
+            reply = self._retry(f"deleting {len(keys)} objects",
+                                lambda: client.delete_objects(Bucket=self.bucket, Delete=request))
+            failed = {str(item.get("Key")): f"{item.get('Code', 'error')}: {item.get('Message', '')}".rstrip(": ")
+                      for item in reply.get("Errors", ())}
+            for key, (oid, size) in keys.items():
+                yield Deleted(oid, "failed", size, failed[key]) if key in failed else Deleted(oid, "deleted", size)
+
+    def list_meta(self, folder: str) -> list[MetaEntry]:
+        """Every key below ``<prefix>mlv/<folder>/``, named relative to ``<prefix>mlv/``."""
+        self.check_readable()
+        base = self.prefix + META_PREFIX
+        return [MetaEntry(item["Key"][len(base):], int(item.get("Size", -1)),
+                          _timestamp(item.get("LastModified"), 0.0))
+                for items in self._list_keys(self.prefix + meta_folder(folder), None) for item in items or ()]
+
+    def read_meta(self, name: str, limit: int) -> bytes | None:
+        """The bytes of metadata file ``name``; None when absent; MlvError past ``limit`` bytes."""
+        key = self.prefix + meta_relpath(name)
+        client = self.client()
+
+        def op() -> bytes | None:
+            try:
+                response = client.get_object(Bucket=self.bucket, Key=key)
+            except bex.ClientError as exc:
+                if _code_status(exc)[0] in MISSING_KEY:
+                    return None
+                raise
+            body = response["Body"]
+            try:
+                length = response.get("ContentLength")
+                if length is not None and int(length) > limit:
+                    raise MlvError(f"s3://{self.bucket}/{key} is {length} bytes, more than the {limit} "
+                                   "git mlv reads of one")
+                data = body.read(limit + 1)
+            finally:
+                body.close()
+            if len(data) > limit:
+                raise MlvError(f"s3://{self.bucket}/{key} is more than the {limit} bytes git mlv reads of one")
+            return bytes(data)
+        return self._retry(f"reading {key}", op)
+
+    def write_meta(self, name: str, data: bytes) -> None:
+        """One PUT (S3 makes it visible whole or not at all), with Content-MD5."""
+        key = self.prefix + meta_relpath(name)
+        client = self.client()
+        digest = base64.b64encode(hashlib.md5(data).digest()).decode("ascii")
+        self._retry(f"writing {key}", lambda: client.put_object(Bucket=self.bucket, Key=key, Body=data,
+                                                                ContentMD5=digest))
+
+    def delete_meta(self, name: str) -> None:
+        key = self.prefix + meta_relpath(name)
+        client = self.client()
+        self._retry(f"deleting {key}", lambda: client.delete_object(Bucket=self.bucket, Key=key))
+
     def close(self) -> None:
         """Connections close with the client."""
+
+
+def _timestamp(value: object, unknown: float) -> float:
+    """A listing's or HEAD's LastModified (a datetime) in unix seconds; ``unknown`` without one."""
+    stamp = getattr(value, "timestamp", None)
+    return float(stamp()) if callable(stamp) else unknown
 
 
 class _Counted:
