@@ -22,7 +22,13 @@ PHASE_LABELS = {
     "s3push@seaweedfs": "S3 push, SeaweedFS",
     "s3pull@seaweedfs": "S3 clone + pull, SeaweedFS",
 }
-TOOL_LABELS = {"mlv": "git mlv", "lfs": "git-lfs", "dvc": "DVC", "git": "plain git", "floor": "floor (md5sum/cp)"}
+TOOL_LABELS = {"mlv": "git mlv", "lfs": "git-lfs", "dvc": "DVC", "git": "plain git", "floor": "floor (md5sum/cp)",
+               "mlv-hardlink": "git mlv (hardlink)", "dvc-hardlink": "DVC (hardlink)"}
+# the git mlv a peer's cell is compared with: the same link type
+MLV_OF = {"dvc-hardlink": "mlv-hardlink"}
+MLV_TOOLS = ("mlv", "mlv-hardlink")
+LINK_TOOLS = ("mlv-hardlink", "dvc-hardlink")
+LINK_PHASES = ("clone", "switch")
 RSS_LIMIT_MIB = 100
 STARTUP_LIMIT_MS = 100
 
@@ -53,6 +59,13 @@ def fmt_t(seconds: float) -> str:
     if seconds < 100:
         return f"{seconds:.2f} s"
     return f"{seconds:.0f} s"
+
+
+def fmt_bytes(n: float) -> str:
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.2f} {unit}" if n < 10 * size else f"{n / size:.1f} {unit}"
+    return f"{n:.0f} B"
 
 
 def fmt_mib(kib: int | None) -> str:
@@ -177,7 +190,8 @@ def render(meta: dict, results: dict, workloads: dict, tools: list[str], phases:
     w("")
     w("## How to read the tables\n")
     w("Each cell is **median / min** wall time over the repeats; in every peer's cell, **bold** is the ratio "
-      "*git mlv median ÷ that peer's median* (below 1 means git mlv is faster). Every phase runs in fresh "
+      "*git mlv median ÷ that peer's median* (below 1 means git mlv is faster; DVC (hardlink) is compared "
+      "with git mlv (hardlink), git mlv (hardlink) with nothing). Every phase runs in fresh "
       "temporary repositories, with git's auto-gc off and an isolated `HOME`. What each tool runs:\n")
     for line in meta["workflows"]:
         w(f"- {line}")
@@ -197,10 +211,13 @@ def render(meta: dict, results: dict, workloads: dict, tools: list[str], phases:
         for phase in phases:
             if not any(key(name, phase, t) in results for t in present):
                 continue
-            mlv = get(results, name, phase, "mlv")
-            cells = [cell(get(results, name, phase, t), mlv, t == "mlv") for t in present]
+            cells = [cell(get(results, name, phase, t), get(results, name, phase, MLV_OF.get(t, "mlv")),
+                          t in MLV_TOOLS) for t in present]
             w(f"| {PHASE_LABELS.get(phase, phase)} | " + " | ".join(cells) + " |")
         w("")
+
+    if any(key(n, p, t) in results for n in workloads for p in LINK_PHASES for t in LINK_TOOLS):
+        out.extend(link_section(results, workloads))
 
     w("## Peak memory (RSS, MiB)\n")
     w("Largest single process of each command tree (`/usr/bin/time -f %M` around every command: git, its "
@@ -242,6 +259,62 @@ def render(meta: dict, results: dict, workloads: dict, tools: list[str], phases:
             w(f"- {a}")
         w("")
     return "\n".join(out)
+
+
+def disk(samples: list[dict]) -> tuple[float, int, int, int] | None:
+    """(median disk bytes, data bytes, fewest files linked, files) over the samples that measured it."""
+    good = [s for s in samples if s.get("disk_bytes") is not None]
+    if not good:
+        return None
+    return (statistics.median(s["disk_bytes"] for s in good), good[0]["data_bytes"],
+            min(s.get("linked", 0) for s in good), good[0].get("files", 0))
+
+
+def disk_cell(d: tuple[float, int, int, int] | None, mlv: tuple[float, int, int, int] | None,
+              errors: int) -> str:
+    if d is None:
+        return "—"
+    size, data, linked, files = d
+    text = f"{fmt_bytes(size)} = {size / data:.2f}× data, {linked}/{files} linked"
+    if errors:
+        text += f" ⚠{errors} failed"
+    if mlv is not None and size > 0:
+        text += f" · **{mlv[0] / size:.2f}**"
+    return text
+
+
+def link_section(results: dict, workloads: dict) -> list[str]:
+    """The hardlink rows (issue 14 item 6): W1/W3 clone and switch, four variants, disk."""
+    out = ["## Link types: hardlink against copy (issue 14 item 6)\n",
+           ("git mlv with `mlv.linktype hardlink` (and `mlv.largefilesize 1MiB`, so that W3's 10 MiB files are "
+           "written by git mlv, hence linked) against DVC with `cache.type hardlink`, beside both tools' defaults "
+           "(`auto` / `reflink,copy`: copies on ext4, reflinks on XFS or Btrfs; see the Machine table for this "
+           "file system). Time cells as above; DVC (copy)'s ratio is against git mlv (copy), DVC (hardlink)'s "
+           "against git mlv (hardlink). **Disk** = `du -sc -B1 data CACHE` in one call (allocated bytes, each "
+           "inode counted once) right after the phase: the clone's working tree and cache after clone + pull, "
+           "the working repository's after the switch to v2 (its cache then holds v1 and v2); *× data* is that "
+           "over the bytes of the checked-out files; *n/m linked* = files that are the cached object itself (same "
+           "inode, link count ≥ 2), the fewest over the repeats; bold in DVC's disk cell is git mlv's disk ÷ "
+           "DVC's. A hardlink sample in which a file the phase wrote is not a link counts as failed (⚠).\n"),
+           ("| workload | phase | git mlv (copy) | git mlv (hardlink) | DVC (copy) | DVC (hardlink) | "
+            "disk git mlv (hardlink) | disk DVC (hardlink) |"),
+           "|---|---|---|---|---|---|---|---|"]
+    for name in workloads:
+        for phase in LINK_PHASES:
+            if not any(key(name, phase, t) in results for t in ("mlv", "dvc", *LINK_TOOLS)):
+                continue
+            mlv, mlv_h = get(results, name, phase, "mlv"), get(results, name, phase, "mlv-hardlink")
+            times = [cell(mlv, None, True), cell(mlv_h, None, True),
+                     cell(get(results, name, phase, "dvc"), mlv, False),
+                     cell(get(results, name, phase, "dvc-hardlink"), mlv_h, False)]
+            d_mlv = disk(results.get(key(name, phase, "mlv-hardlink"), []))
+            d_dvc = disk(results.get(key(name, phase, "dvc-hardlink"), []))
+            errs = [st.errors if st else 0 for st in (mlv_h, get(results, name, phase, "dvc-hardlink"))]
+            w = f"| {name} | {PHASE_LABELS[phase]} | " + " | ".join(times)
+            w += f" | {disk_cell(d_mlv, None, errs[0])} | {disk_cell(d_dvc, d_mlv, errs[1])} |"
+            out.append(w)
+    out.append("")
+    return out
 
 
 def rerender(json_path: Path, out: Path) -> None:

@@ -48,7 +48,7 @@ from harness import (
     version_of,
 )
 from s3servers import SERVERS
-from tools import TOOLS, Case, Tool
+from tools import DEFAULT_TOOLS, TOOLS, Case, Tool
 from workloads import ALL as ALL_WORKLOADS
 from workloads import GiB, MiB, Workload, generate, human, verify_tree
 
@@ -70,7 +70,9 @@ def csv(value: str) -> list[str]:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--workloads", type=csv, default=list(ALL_WORKLOADS), help="W1,W2,W3,W4 (default: all)")
-    p.add_argument("--tools", type=csv, default=list(TOOLS), help="mlv,lfs,dvc,git,floor (default: all)")
+    p.add_argument("--tools", type=csv, default=list(DEFAULT_TOOLS),
+                   help="mlv,lfs,dvc,git,floor (the default), and the variants mlv-hardlink, dvc-hardlink "
+                        "(mlv.linktype hardlink, DVC cache.type hardlink: disk and links measured too)")
     p.add_argument("--git-workloads", type=csv, default=None, metavar="W2,...",
                    help="run plain git only on these workloads (default: all; no target of issue 6 "
                         "uses plain git outside W2, and it is the slowest peer on W1/W3/W4)")
@@ -192,6 +194,57 @@ class Bench:
         if problems and entry is not None and any("not in" in p for p in problems):
             entry["error"] = "wrong data: " + problems[0]
 
+    def disk(self, entry: dict | None, tool: Tool, c: Case, repo: Path, wrote: list[str], what: str,
+             cid: str) -> None:
+        """Untimed, after a timed clone or switch: the disk that working tree and cache use
+        together (`du -sc DATA CACHE` in one call counts each inode once), and which files
+        are hard links to their cached object (same inode). For a variant that links
+        (``tool.links``), every file the phase wrote (clone: all; switch: the changed ones)
+        of at least ``tool.link_min_size`` bytes must be one, else the sample counts as
+        failed: the row would be measuring copies."""
+        if entry is None or tool.cache_cmd is None:
+            return
+        work, data = c.work, repo / "data"
+        out = sh(list(tool.cache_cmd), cwd=repo, env=self.runner.env)
+        lines = out.stdout.strip().splitlines()
+        if out.returncode != 0 or not lines:
+            msg = f"{cid} {what}: `{' '.join(tool.cache_cmd)}` failed: {(out.stderr or out.stdout).strip()[:200]}"
+            log("ANOMALY " + msg)
+            self.anomalies.append(msg)
+            return
+        cache = Path(lines[-1].strip())
+        du = sh(["du", "-sc", "-B1", str(data), str(cache)])
+        try:
+            entry["disk_bytes"] = int(du.stdout.strip().splitlines()[-1].split()[0])
+        except (IndexError, ValueError):
+            msg = f"{cid} {what}: `du -sc` failed: {du.stderr.strip()[:200]}"
+            log("ANOMALY " + msg)
+            self.anomalies.append(msg)
+        version = 2 if what == "switch" else 1
+        linked: set[str] = set()
+        for rel in work.files:
+            try:
+                mine = os.stat(data / rel)
+                obj = os.stat(cache / tool.object_rel(work.expected_md5(rel, version)))
+            except OSError:
+                continue
+            if (mine.st_dev, mine.st_ino) == (obj.st_dev, obj.st_ino) and mine.st_nlink >= 2:
+                linked.add(rel)
+        entry["linked"], entry["files"] = len(linked), len(work.files)
+        entry["data_bytes"] = work.total_bytes
+        shown = f", {entry['disk_bytes'] / (1 << 20):.1f} MiB on disk" if "disk_bytes" in entry else ""
+        log(f"  {cid} {what}: {len(linked)}/{len(work.files)} files hard-linked to {cache}{shown}")
+        if tool.links:
+            need = [rel for rel in wrote if work.sizes[rel] >= tool.link_min_size(c)]
+            copies = [rel for rel in need if rel not in linked]
+            if copies:
+                msg = (f"{cid} {what}: {len(copies)} of the {len(need)} files written are not hard links to "
+                       f"{cache} (e.g. {copies[:2]}): {tool.label} measured copies")
+                log("ANOMALY " + msg)
+                self.anomalies.append(msg)
+                if not entry.get("error"):
+                    entry["error"] = "not hard-linked: " + msg
+
     def _fresh(self, cid: str) -> tuple[Path, Path]:
         local = self.workdir / "runs" / cid
         remote = self.remotefs.mount / cid
@@ -230,6 +283,7 @@ class Bench:
                 phase = "clone"
                 entry = self.record(work, "clone", tool, tool.clone(c), cid)
                 self.check(entry, work, c.clone / "data", 1, "clone", cid, c.clone if tool.git_based else None)
+                self.disk(entry, tool, c, c.clone, work.files, "clone", cid)
             if "add2" in need:
                 phase = "add2"
                 self.runner.quiet(tool.branch(c))
@@ -245,6 +299,7 @@ class Bench:
                            c.repo if tool.git_based else None)
                 entry = self.record(work, "switch", tool, tool.switch(c), cid)
                 self.check(entry, work, c.repo / "data", 2, "switch", cid, c.repo if tool.git_based else None)
+                self.disk(entry, tool, c, c.repo, work.changed, "switch", cid)
         except StepFailed as exc:
             msg = f"{cid} {phase} failed: {exc}"
             log("FAILED " + msg)
@@ -324,7 +379,7 @@ class Bench:
         ]
         if "lfs" in self.args.tools:
             probes.append(("git lfs version (reference)", ["git", "lfs", "version"], mlv_repo, None))
-        if "dvc" in self.args.tools:
+        if any(t.startswith("dvc") for t in self.args.tools):
             probes.append(("dvc --version (reference)", ["dvc", "--version"], mlv_repo, None))
         times: dict[str, list[float]] = {name: [] for name, *_ in probes}
         for i in range(STARTUP_N):
@@ -401,13 +456,23 @@ def workflow_lines(tools: list[str]) -> list[str]:
                "remote `verify` false, so DVC does not re-hash downloads).",
         "git": "**plain git**: `git add data`, `git commit`, `git push`, `git clone`, `git checkout` with no "
                "extension: git's own work, the floor for many small files.",
+        "mlv-hardlink": "**git mlv (hardlink)**: git mlv as above, with `git config mlv.linktype hardlink` and "
+                        "`git config mlv.largefilesize 1MiB` (only files git mlv writes itself, those of "
+                        "`mlv.largefilesize` or more, can be links: at the default 64 MiB, W3's 10 MiB files would "
+                        "be copies) in the repository, and `git clone -c mlv.linktype=hardlink -c "
+                        "mlv.largefilesize=1MiB` for the clone.",
+        "dvc-hardlink": "**DVC (hardlink)**: DVC as above, with `dvc config cache.type hardlink` committed in "
+                        "`.dvc/config` at set-up (so the clone has it before `dvc pull`); DVC 3 makes linked files "
+                        "read-only by itself.",
         "floor": "**floor**: add = `md5sum` of every file (add v2: of the changed files); push = `cp -r` to the "
                  "remote filesystem; clone = `cp -r` back; switch = `cp` of the changed files from a local copy.",
     }
     return [lines[t] for t in tools] + [
         ("add v2 = the v2 files copied over v1 on a new branch `v2` (untimed), then timed add + commit; "
         "switch = untimed `git checkout main` first, then the timed switch to `v2`; every clone, pull and "
-        "switch is checked afterwards (untimed): bytes against the workload's MD5s, and `git status` clean."),
+        "switch is checked afterwards (untimed): bytes against the workload's MD5s, and `git status` clean; for "
+        "git mlv and DVC also the disk working tree and cache use together (`du -sc data CACHE`, each inode "
+        "counted once) and which files are hard links to their cached object (same inode)."),
     ]
 
 
@@ -434,7 +499,7 @@ def main(argv: list[str]) -> int:
     # peers
     ensure_git_mlv(ROOT)
     ensure_git_lfs()    # always: the isolated HOME configures git-lfs's filter (harmless for the others)
-    dvc_exe = ensure_dvc(args.dvc_venv) if "dvc" in tools else None
+    dvc_exe = ensure_dvc(args.dvc_venv) if any(t.startswith("dvc") for t in tools) else None
     if s3_tools:
         ensure_python_package("boto3", "boto3")
         if "moto" in args.s3:

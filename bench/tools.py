@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import LFS_PROCESS_WRAPPED, Cmd
-from workloads import Workload
+from workloads import MiB, Workload
 
 MSG_INIT, MSG_V1, MSG_V2 = "init", "data v1", "data v2"
 
@@ -62,6 +62,16 @@ class Tool:
     label = ""
     s3 = False          # has S3 phases
     git_based = True    # phases run git (so `git status` is meaningful)
+    links = False       # its working-tree files must be hard links to its cache (checked after clone and switch)
+    cache_cmd: tuple[str, ...] | None = None  # prints the cache directory (run in the repository); None: no disk measured
+
+    def object_rel(self, md5: str) -> str:
+        """Where the cache keeps the object of these bytes, relative to the cache directory."""
+        raise NotImplementedError
+
+    def link_min_size(self, c: Case) -> int:
+        """Files this size or larger must be hard links when ``links`` (smaller ones may be copies)."""
+        return 0
 
     # ---- local phases
     def setup(self, c: Case) -> list[Cmd]:
@@ -109,6 +119,10 @@ class Tool:
 
 class Mlv(Tool):
     name, label, s3 = "mlv", "git mlv", True
+    cache_cmd = ("git", "mlv", "cache", "dir")
+
+    def object_rel(self, md5: str) -> str:
+        return f"{md5[:2]}/{md5[2:]}"
 
     def setup(self, c: Case) -> list[Cmd]:
         return init_repos(c) + [
@@ -139,6 +153,73 @@ class Mlv(Tool):
         ]
 
 
+def hardlink_largefilesize(c: Case) -> int:
+    """mlv.largefilesize of the hardlink variant: 1 MiB at full size (× --scale, at least 4 KiB).
+
+    git mlv links only the files it writes itself, those of mlv.largefilesize (64 MiB by
+    default) or more: git's own smudge writes the smaller ones as bytes. W3's 10 MiB
+    files would all be copies at the default, so the variant lowers it, as
+    docs/configuration.md says to ("lower it to link more")."""
+    return max(4096, int(MiB * float(c.work.params.get("scale", 1.0))))
+
+
+class MlvHardlink(Mlv):
+    """git mlv with `mlv.linktype hardlink` (and mlv.largefilesize 1 MiB, so W3's files are links too).
+
+    Both are git config, not .mlvconfig: set in the repository at set-up, and in the
+    clone by `git clone -c` (written into the clone's .git/config before its checkout).
+    Below --scale 1 the harness exports MLV_LARGEFILESIZE (64 MiB × scale), which
+    overrides git config, so every command of this tool gets the variant's value in
+    MLV_LARGEFILESIZE too."""
+    name, label, s3 = "mlv-hardlink", "git mlv (hardlink)", False
+    links = True
+
+    def link_min_size(self, c: Case) -> int:
+        return hardlink_largefilesize(c)
+
+    def _settings(self, c: Case) -> list[tuple[str, str]]:
+        return [("mlv.linktype", "hardlink"), ("mlv.largefilesize", str(hardlink_largefilesize(c)))]
+
+    def _env(self, c: Case, cmds: list[Cmd] | None) -> list[Cmd] | None:
+        if float(c.work.params.get("scale", 1.0)) != 1.0:
+            for cmd in cmds or []:
+                cmd.env = {"MLV_LARGEFILESIZE": str(hardlink_largefilesize(c)), **cmd.env}
+        return cmds
+
+    def setup(self, c: Case) -> list[Cmd]:
+        return self._env(c, super().setup(c) + [git(c, "config", k, v) for k, v in self._settings(c)])
+
+    def clone(self, c: Case) -> list[Cmd]:
+        configs = [arg for k, v in self._settings(c) for arg in ("-c", f"{k}={v}")]
+        return self._env(c, [Cmd(["git", "clone", "-q", *configs, c.url, str(c.clone)], c.local),
+                             git(c, "mlv", "install", cwd=c.clone),
+                             git(c, "mlv", "pull", cwd=c.clone)])
+
+    def add(self, c: Case) -> list[Cmd]:
+        return self._env(c, super().add(c))
+
+    def status(self, c: Case) -> list[Cmd]:
+        return self._env(c, super().status(c))
+
+    def push(self, c: Case) -> list[Cmd]:
+        return self._env(c, super().push(c))
+
+    def branch(self, c: Case) -> list[Cmd]:
+        return self._env(c, super().branch(c))
+
+    def add2(self, c: Case) -> list[Cmd]:
+        return self._env(c, super().add2(c))
+
+    def push2(self, c: Case) -> list[Cmd]:
+        return self._env(c, super().push2(c))
+
+    def to_main(self, c: Case) -> list[Cmd]:
+        return self._env(c, super().to_main(c))
+
+    def switch(self, c: Case) -> list[Cmd]:
+        return self._env(c, super().switch(c))
+
+
 class Lfs(Tool):
     name, label = "lfs", "git-lfs"
 
@@ -161,6 +242,14 @@ class Lfs(Tool):
 
 class Dvc(Tool):
     name, label, s3 = "dvc", "DVC", True
+    cache_cmd = ("dvc", "cache", "dir")
+
+    def object_rel(self, md5: str) -> str:
+        return f"files/md5/{md5[:2]}/{md5[2:]}"    # DVC 3's cache layout
+
+    def _config(self, c: Case) -> list[Cmd]:
+        """Project settings committed in .dvc/config at set-up (the defaults: none)."""
+        return []
 
     def _target(self, c: Case) -> tuple[str, list[str]]:
         """(what dvc add gets, what git add gets afterwards)."""
@@ -175,6 +264,7 @@ class Dvc(Tool):
     def setup(self, c: Case) -> list[Cmd]:
         return self._init(c) + [
             Cmd(["dvc", "remote", "add", "-d", "store", str(c.store)], c.repo),
+            *self._config(c),
             git(c, "add", ".dvc", ".dvcignore"),
             git(c, "commit", "-q", "-m", MSG_INIT),
         ]
@@ -215,6 +305,18 @@ class Dvc(Tool):
             git(c, "add", ".dvc", ".dvcignore"),
             git(c, "commit", "-q", "-m", MSG_INIT),
         ]
+
+
+class DvcHardlink(Dvc):
+    """DVC with `dvc config cache.type hardlink`: in .dvc/config, committed with the
+    project (so the clone has it before `dvc pull`), as DVC's docs set it. DVC 3 makes
+    linked workspace files read-only by itself (`dvc unprotect` to edit them; the old
+    `cache.protected` option is gone)."""
+    name, label, s3 = "dvc-hardlink", "DVC (hardlink)", False
+    links = True
+
+    def _config(self, c: Case) -> list[Cmd]:
+        return [Cmd(["dvc", "config", "cache.type", "hardlink"], c.repo)]
 
 
 class PlainGit(Tool):
@@ -262,4 +364,5 @@ class Floor(Tool):
         return [Cmd(f"xargs -0 cp --parents -f -t {c.repo / 'data'} < {c.work.root / 'changed.list0'}", c.work.v2)]
 
 
-TOOLS: dict[str, Tool] = {t.name: t for t in (Mlv(), Lfs(), Dvc(), PlainGit(), Floor())}
+TOOLS: dict[str, Tool] = {t.name: t for t in (Mlv(), Lfs(), Dvc(), PlainGit(), Floor(), MlvHardlink(), DvcHardlink())}
+DEFAULT_TOOLS = ["mlv", "lfs", "dvc", "git", "floor"]   # the variants (…-hardlink) only when asked for
