@@ -45,6 +45,9 @@ SETTINGS = (
     ("mlv.linktype", "MLV_LINKTYPE", None, "auto"),
     ("mlv.cachedir", "MLV_CACHEDIR", None, "none (the repository's own .git/mlv/cache)"),
     ("mlv.cacheshared", "MLV_CACHESHARED", None, "core.sharedRepository"),
+    ("mlv.gc.grace", "MLV_GC_GRACE", None, "14 (days)"),
+    ("mlv.gc.recent", "MLV_GC_RECENT", None, "14 (days)"),
+    ("mlv.repoid", None, None, "none (made at the first push)"),
 )
 MULTI_VALUED = ("mlv.core.params", "mlv.core.metrics")
 ENV_NAMES = ("GIT_MLV",)  # shown with every MLV_* variable that is set
@@ -413,7 +416,7 @@ def _settings(entries: list[dict[str, str]], shared: dict[str, str]) -> list[dic
         rows.append({"key": key, "value": value, "source": source, "origin": origin, "known": True})
     known = {row[0] for row in SETTINGS}
     for entry in entries:
-        if entry["key"] not in known and not entry["key"].startswith("mlv.remote."):
+        if entry["key"] not in known and not entry["key"].startswith(("mlv.remote.", "mlv.trusted.")):
             rows.append({"key": entry["key"], "value": entry["value"], "source": entry["scope"],
                          "origin": entry["origin"], "known": False})
     return rows
