@@ -163,6 +163,12 @@ def test_an_in_place_edit_by_root_is_caught_never_linked_again_nor_pushed(repo: 
     commit_files(repo, {"m.bin": BIG, "twin.bin": BIG, "o.bin": OTHER})
     relink(repo, "m.bin")
     cache_copy = obj(repo / ".git/mlv/cache", BIG)
+    # twin.bin (the user's own copy of the same bytes) must not be racily clean in git's
+    # index, or the 'git status' below cleans it again and so repairs the object from its
+    # good bytes (right, but then there is nothing left to catch)
+    twin = repo / "twin.bin"
+    os.utime(twin, (twin.stat().st_atime, twin.stat().st_mtime - 60))
+    git(repo, "update-index", "--refresh")
     os.chmod(repo / "m.bin", 0o644)
     with open(repo / "m.bin", "r+b") as f:
         f.write(b"root was here")
