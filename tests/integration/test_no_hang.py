@@ -119,7 +119,7 @@ def test_an_endpoint_that_never_answers_ends_within_the_default_timeout_with_wor
     assert silent.connections == 1 and len(silent.requests) == 1, (silent.connections, silent.requests)
     label = f"remote 'hung' (s3://bucket/p, {silent.url})"
     waits = re.findall(rf"waiting for {re.escape(label)} to answer: (\d+) s\u2026", text)
-    assert waits == ["10", "20"], text
+    assert waits in (["10", "20"], ["10", "20", "30"]), text  # (30: the tick may land just before the timeout)
     line = one_error(text)
     assert silent.url in line and "remote 'hung' (s3://bucket/p)" in line, line
     assert "accepted the connection but has not answered anything: no reply within 30 s" in line, line
