@@ -180,7 +180,7 @@ class FilterContext:
         shown.grow(1, pointer.size)
         with shown.item(pointer.size):
             copy_object(store, self.cache, pointer)
-        shown.advance(pointer.size, f"downloaded {pointer.oid} ({human_size(pointer.size)})")
+        shown.advance(pointer.size, lambda: f"downloaded {pointer.oid} ({human_size(pointer.size)})")
         self.counts["fetched"] += 1
 
     def close_progress(self) -> None:

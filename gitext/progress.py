@@ -22,7 +22,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from gitext.output import human_size
@@ -275,12 +275,14 @@ class Progress:
             with self._lock:
                 self.inflight -= slot.bytes
 
-    def advance(self, size: int, line: str | None = None) -> None:
+    def advance(self, size: int, line: str | Callable[[], str] | None = None) -> None:
+        """One object done; ``line`` (or what it returns: per-object work need not format
+        a line nobody reads) is printed with -v."""
         with self._lock:
             self.count += 1
             self.bytes += size
-        if line is not None and self.enabled:
-            detail(line)
+        if line is not None and self.enabled and _verbose and not _quiet:
+            detail(line() if callable(line) else line)
 
     # -- showing
 

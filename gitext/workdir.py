@@ -296,17 +296,17 @@ def materialise(repo: Repo, cache: Cache, entries: Iterable[TrackedEntry], jobs:
         except MlvError as exc:
             with lock:
                 result.failed[entry.path] = exc
-            shown.advance(size, f"not written: {entry.path}")
+            shown.advance(size, lambda: f"not written: {entry.path}")
             return
         except OSError as exc:
             with lock:
                 result.failed[entry.path] = MlvError(f"cannot write {entry.path}: {exc.strerror}")
-            shown.advance(size, f"not written: {entry.path}")
+            shown.advance(size, lambda: f"not written: {entry.path}")
             return
         known.note(entry.path, entry.pointer, st)
         with lock:
             result.written.append(entry.path)
-        shown.advance(size, f"wrote {entry.path} ({human_size(size)})")
+        shown.advance(size, lambda: f"wrote {entry.path} ({human_size(size)})")
         faults.after_object()
 
     with shown:

@@ -107,7 +107,7 @@ def _hash_all(store: ObjectStore, oids: list[str], jobs: int, shown: Progress,
             except OSError as exc:
                 found = (oid, MlvError(f"cannot read object {oid}: {exc.strerror or exc}"))
         state = "intact" if isinstance(found[1], int) else "NOT intact"
-        shown.advance(size, f"checked {oid} ({human_size(size)}): {state}")
+        shown.advance(size, lambda: f"checked {oid} ({human_size(size)}): {state}")
         return found
 
     if jobs <= 1 or len(oids) <= 1:

@@ -36,7 +36,7 @@ from typing import BinaryIO
 from gitext import faults
 from gitext.errors import MlvError, ObjectMissing
 from gitext.pointer import Pointer
-from gitext.store.directory import OBJECT_MODE, DirectoryStore, Stored, apply_shared, older_files
+from gitext.store.directory import OBJECT_MODE, DirectoryStore, Stored, older_files
 from gitext.store.reader import CHUNK, ObjectReader
 from gitext.store.seals import SEAL_MIN, SealBook
 
@@ -395,24 +395,6 @@ class Cache(DirectoryStore):
             st = os.lstat(final)
             if st.st_ino == ino:
                 self.seals.seal(final, st)
-
-    def _mkdir(self, directory: str) -> None:
-        """os.makedirs; with shared modes, each directory this process made gets them (one
-        another user made at the same moment is theirs: never chmod-ed here)."""
-        if self.shared is None:
-            os.makedirs(directory, exist_ok=True)
-            return
-        missing = []
-        head = directory
-        while head and not os.path.isdir(head):
-            missing.append(head)
-            head = os.path.dirname(head)
-        for path in reversed(missing):
-            try:
-                os.mkdir(path)
-            except FileExistsError:
-                continue
-            os.chmod(path, apply_shared(stat.S_IMODE(os.lstat(path).st_mode), self.shared, directory=True))
 
     def keeps_existing(self, pointer: Pointer) -> bool:
         """Whether an existing, unsealed copy of a large object should be verified (and kept

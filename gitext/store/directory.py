@@ -193,17 +193,22 @@ class DirectoryStore:
             self._dirs.add(directory)
 
     def _mkdir(self, directory: str) -> None:
-        """os.makedirs, then (core.sharedRepository) git's mode for each directory made."""
+        """os.makedirs; with shared modes (core.sharedRepository, mlv.cacheshared) each
+        directory this process made gets them (one another user made at the same moment
+        is theirs: never chmod-ed here)."""
         if self.shared is None:
             os.makedirs(directory, exist_ok=True)
             return
-        made = []
+        missing = []
         head = directory
         while head and not os.path.isdir(head):
-            made.append(head)
+            missing.append(head)
             head = os.path.dirname(head)
-        os.makedirs(directory, exist_ok=True)
-        for path in made:
+        for path in reversed(missing):
+            try:
+                os.mkdir(path)
+            except FileExistsError:
+                continue
             os.chmod(path, apply_shared(stat.S_IMODE(os.lstat(path).st_mode), self.shared, directory=True))
 
     def _fanout_dir(self, final: str) -> str:

@@ -98,6 +98,9 @@ def run_parallel(jobs: int, work: list[Pointer], task: Callable[[Pointer], None]
             pass
 
 
+_OUTCOME_WORDS = {"present": "already there:", "repaired": "replaced a damaged copy of", "failed": "failed:"}
+
+
 def _run(jobs: int, work: list[Pointer], one: Callable[[Pointer], str], result: TransferResult,
          progress: Progress, done_word: str) -> None:
     """Run ``one`` (which returns 'done', 'repaired' or 'present') on every pointer,
@@ -123,8 +126,8 @@ def _run(jobs: int, work: list[Pointer], one: Callable[[Pointer], str], result: 
                 result.done.append(pointer)
                 if outcome == "repaired":
                     result.repaired.append(pointer)
-        word = {"present": "already there:", "repaired": "replaced a damaged copy of", "failed": "failed:"}
-        progress.advance(pointer.size, f"{word.get(outcome, done_word)} {pointer.oid} ({human_size(pointer.size)})")
+        progress.advance(pointer.size, lambda: f"{_OUTCOME_WORDS.get(outcome, done_word)} {pointer.oid} "
+                                               f"({human_size(pointer.size)})")
         if failure is None and outcome != "present":
             faults.after_object()
 
