@@ -506,6 +506,36 @@ class DirectoryStore:
             raise MlvError(f"{path} is more than the {limit} bytes git mlv reads of one")
         return data
 
+    def read_meta_range(self, name: str, start: int, length: int) -> bytes:
+        """``length`` bytes of metadata file ``name`` from ``start`` (a pack's chunks):
+        RemoteError when it is absent or shorter; no link or non-file is ever read."""
+        path = os.path.join(self.root, meta_relpath(name))
+        try:
+            fd = _open_entry(path, os.O_RDONLY)
+        except (FileNotFoundError, NotADirectoryError):
+            raise RemoteError(f"{path} is missing from {self.label}",
+                              "run 'git mlv fsck --remote' to see what else is missing") from None
+        except OSError as exc:
+            raise self._not_an_object(path) or RemoteError(f"cannot read {path}: {exc.strerror}") from None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise self._not_an_object(path, st.st_mode)  # type: ignore[misc]
+            data = os.pread(fd, length, start) if length else b""
+            while 0 < len(data) < length:
+                more = os.pread(fd, length - len(data), start + len(data))
+                if not more:
+                    break
+                data += more
+        except OSError as exc:
+            raise RemoteError(f"cannot read {path}: {exc.strerror}") from None
+        finally:
+            os.close(fd)
+        if len(data) != length:
+            raise RemoteError(f"{path} in {self.label} holds {st.st_size} bytes: bytes {start}-{start + length} "
+                              "are not there", "run 'git mlv fsck --remote' to find what refers to it")
+        return data
+
     def write_meta(self, name: str, data: bytes) -> None:
         """Write metadata file ``name`` atomically (a temp file renamed over it)."""
         final = os.path.join(self.root, meta_relpath(name))

@@ -26,7 +26,7 @@ DVC3_PREFIX = "files/md5/"
 DIR_SUFFIX = ".dir"
 _TWO_HEX = re.compile(r"[0-9a-f]{2}")
 META_PREFIX = "mlv/"
-META_FOLDERS = ("repos", "gc")
+META_FOLDERS = ("repos", "gc", "packs", "packidx", "manifests")
 _META_FILE = re.compile(r"[0-9a-z][0-9a-z.-]{0,99}")
 
 

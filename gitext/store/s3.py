@@ -822,6 +822,36 @@ class S3Store:
             return bytes(data)
         return self._retry(f"reading {key}", op)
 
+    def read_meta_range(self, name: str, start: int, length: int) -> bytes:
+        """``length`` bytes of metadata file ``name`` from ``start``: one ranged GET."""
+        key = self.prefix + meta_relpath(name)
+        client = self.client()
+        if length <= 0:
+            return b""
+
+        def op() -> bytes:
+            try:
+                response = client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={start}-{start + length - 1}")
+            except bex.ClientError as exc:
+                code = _code_status(exc)[0]
+                if code in MISSING_KEY:
+                    raise RemoteError(f"s3://{self.bucket}/{key} is missing from {self.label}",
+                                      "run 'git mlv fsck --remote' to see what else is missing") from None
+                if code == "InvalidRange":
+                    raise RemoteError(f"s3://{self.bucket}/{key} is shorter than bytes {start}-{start + length}",
+                                      "run 'git mlv fsck --remote' to find what refers to it") from None
+                raise
+            body = response["Body"]
+            try:
+                data = body.read(length + 1)
+            finally:
+                body.close()
+            if len(data) != length:
+                raise RemoteError(f"s3://{self.bucket}/{key} gave {len(data)} bytes for a range of {length}",
+                                  "run 'git mlv fsck --remote' to find what refers to it")
+            return bytes(data)
+        return self._retry(f"reading {key}", op)
+
     def write_meta(self, name: str, data: bytes) -> None:
         """One PUT (S3 makes it visible whole or not at all), with Content-MD5."""
         key = self.prefix + meta_relpath(name)
