@@ -51,9 +51,11 @@ def log(msg: str) -> None:
 class Runner:
     """Runs commands with /usr/bin/time -f %M around each, in the bench environment."""
 
-    def __init__(self, env: dict[str, str], logdir: Path, timeout: float = 3600) -> None:
+    def __init__(self, env: dict[str, str], logdir: Path, timeout: float = 3600,
+                 drop_caches: bool = False) -> None:
         self.env = env
         self.timeout = timeout
+        self.drop_caches = drop_caches
         self.logdir = logdir
         logdir.mkdir(parents=True, exist_ok=True)
         self.logfile = open(logdir / "commands.log", "ab")  # noqa: SIM115 - for the whole run
@@ -66,10 +68,13 @@ class Runner:
 
     def settle(self, paths: list[Path]) -> None:
         """Untimed, before a timed phase: flush the dirty pages of these filesystems
-        (syncfs), so that one phase's writeback is not charged to the next."""
+        (syncfs), so that one phase's writeback is not charged to the next; for a cold
+        run, then sync everything and drop the page cache, dentries and inodes."""
         for path in paths:
             if path.exists():
                 subprocess.run(["sync", "-f", str(path)], check=False)
+        if self.drop_caches:
+            drop_caches()
 
     def run(self, cmd: Cmd, *, timed: bool = True) -> tuple[float, int, int | None]:
         """(seconds, peak RSS KiB of the tree, peak RSS KiB of filter processes or None)."""
@@ -137,6 +142,30 @@ class Runner:
         except OSError:
             return ""
         return " | ".join(text.strip().splitlines()[-lines:])
+
+
+DROP_CACHES = "/proc/sys/vm/drop_caches"
+
+
+def check_drop_caches() -> None:
+    """Exit with one line unless this process may drop the page cache (root, and a
+    kernel that lets it: not a container with a read-only /proc/sys)."""
+    try:
+        with open(DROP_CACHES, "w"):
+            pass                      # opening checks the permission; only a write drops anything
+    except OSError as exc:
+        raise SystemExit(f"error: --drop-caches cannot write {DROP_CACHES} ({exc.strerror}): "
+                         f"run as root on a machine (VM, not a container) that allows it, or drop --drop-caches")
+
+
+def drop_caches() -> None:
+    """sync, then drop clean page cache, dentries and inodes (3)."""
+    subprocess.run(["sync"], check=False)
+    try:
+        with open(DROP_CACHES, "w") as f:
+            f.write("3\n")
+    except OSError as exc:
+        raise SystemExit(f"error: could not write {DROP_CACHES} during the run ({exc.strerror})") from None
 
 
 _TRACE = re.compile(r"maxrss_kib=(\d+)")

@@ -35,6 +35,7 @@ from harness import (
     RemoteFS,
     Runner,
     StepFailed,
+    check_drop_caches,
     ensure_dvc,
     ensure_git_lfs,
     ensure_git_mlv,
@@ -77,13 +78,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="run plain git only on these workloads (default: all; no target of issue 6 "
                         "uses plain git outside W2, and it is the slowest peer on W1/W3/W4)")
     p.add_argument("--repeat", type=int, default=3, help="repeats of every case (default 3)")
-    p.add_argument("--phases", type=csv, default=ALL_PHASES,
-                   help=f"subset of {','.join(ALL_PHASES)} (default: all; prerequisites run untimed)")
+    p.add_argument("--phases", type=csv, default=None,
+                   help=f"subset of {','.join(ALL_PHASES)} (default: all, or the local ones with --drop-caches; "
+                        f"prerequisites run untimed)")
     p.add_argument("--scale", type=float, default=1.0, help="multiply sizes/counts (e.g. 0.01 for a smoke run)")
     p.add_argument("--s3", type=csv, default=["moto", "seaweedfs"], help="S3 servers: moto,seaweedfs ('' for none)")
     p.add_argument("--s3-workloads", type=csv, default=["W2", "W3"],
                    help="workloads of the S3 phases (default W2,W3, those with S3 targets)")
-    p.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md", help="report (default docs/benchmarks.md)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="report (default docs/benchmarks.md, or docs/benchmarks-cold.md with --drop-caches)")
+    p.add_argument("--drop-caches", action="store_true",
+                   help="a cold run: before every timed phase, sync and write 3 to /proc/sys/vm/drop_caches "
+                        "(root only)")
     p.add_argument("--json", type=Path, default=None, help="raw samples (default: bench/out/<report name>.json)")
     p.add_argument("--workdir", type=Path, default=None,
                    help="scratch dir (default: a new temp dir, removed at the end); generated data is reused "
@@ -94,6 +100,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=3600, help="seconds before one command counts as hung")
     p.add_argument("--dvc-venv", type=Path, default=DVC_VENV_DEFAULT, help="where DVC is installed if not on PATH")
     args = p.parse_args(argv)
+    if args.phases is None:
+        args.phases = list(LOCAL_PHASES) if args.drop_caches else list(ALL_PHASES)
+    if args.out is None:
+        args.out = ROOT / "docs" / ("benchmarks-cold.md" if args.drop_caches else "benchmarks.md")
     for w in args.workloads + args.s3_workloads:
         if w not in ALL_WORKLOADS:
             p.error(f"unknown workload {w}")
@@ -489,6 +499,8 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     args = parse_args(argv)
+    if args.drop_caches:
+        check_drop_caches()          # before anything runs: one line if this machine does not allow it
     started_at = time.time()
     command = "python bench/run.py " + shlex.join(argv) if argv else "python bench/run.py"
     tools = args.tools
@@ -522,7 +534,7 @@ def main(argv: list[str]) -> int:
         notes.append(f"At `--scale {args.scale}`, `MLV_LARGEFILESIZE={extra_env['MLV_LARGEFILESIZE']}` "
                      f"(64 MiB × scale), so W1 and W4 take git mlv's large-file path as at full size.")
     env = make_env(workdir / "home", dvc_exe or Path("/nonexistent/dvc"), extra_env)
-    runner = Runner(env, workdir / "logs", args.timeout)
+    runner = Runner(env, workdir / "logs", args.timeout, drop_caches=args.drop_caches)
 
     works: dict[str, Workload] = {}
     for name in dict.fromkeys(args.workloads + (args.s3_workloads if s3_tools else [])):
@@ -572,12 +584,13 @@ def main(argv: list[str]) -> int:
             "command": command, "started": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started_at)),
             "elapsed_min": elapsed_min, "repeat": args.repeat, "scale": args.scale, "machine": info,
             "workflows": workflow_lines(tools), "notes": notes, "startup_n": STARTUP_N,
+            "cold": args.drop_caches,
         }
         phases_shown = local_phases + [f"{p}@{s}" for s in args.s3 for p in s3_phases] if s3_tools else local_phases
         workloads_meta = {n: {"description": w.description, "summary": w.summary()} for n, w in works.items()}
-        text = report.render(meta, bench.results, workloads_meta, tools, phases_shown, startup, bench.anomalies)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+        text = report.render(meta, bench.results, workloads_meta, tools, phases_shown, startup, bench.anomalies,
+                             report.companions(args.out))
+        report.write_page(args.out, text)
         json_path = args.json or (BENCH / "out" / (args.out.stem + ".json"))
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps({"meta": meta, "results": bench.results, "startup": startup,
