@@ -55,7 +55,7 @@ class Context:
 
                 check_store_path(spec.name, spec.url, self.repo.main_root)
             self._stores[name] = open_store(spec.name, spec.url, spec.options, self.repo.main_root,
-                                            seals=self.cache.seals)
+                                            seals=self.cache.seals, settings=self.config.settings)
         return self._stores[name]
 
     def remote_and_refs(self, words: list[str]) -> tuple[str | None, list[str]]:
@@ -80,6 +80,7 @@ class Context:
         bucket answers for itself."""
         from gitext.store.directory import DirectoryStore
 
+        store = getattr(store, "backend", store)  # a chunked layout over a directory
         if not isinstance(store, DirectoryStore) or store.create_root or os.path.isdir(store.root):
             return
         import shlex

@@ -123,8 +123,22 @@ class RemoteGc:
                            self._blocked_hint())
         if not candidates:
             say(self.quiet, self._summary("deleted", Tally(), tallies, census))
+            return self.sweep_packs()
+        self.delete(candidates, tallies, listing)
+        return self.sweep_packs()
+
+    def sweep_packs(self) -> int:
+        """A chunked layout's packs no manifest names any more (ChunkedStore.sweep_packs):
+        set aside once older than the grace period, deleted a gc run and PLAN_TTL later."""
+        sweep = getattr(self.store, "sweep_packs", None)
+        if sweep is None:
             return 0
-        return self.delete(candidates, tallies, listing)
+        now = store_time(self.store, self.registered.record.name) if self.registered else time.time()
+        deleted, freed = sweep(now - self.grace, now - PLAN_TTL)
+        if deleted:
+            say(self.quiet, f"deleted {plural(deleted, 'pack')} of chunks ({human_size(freed)}) no object "
+                            f"in {self.store.label} uses any more")
+        return 0
 
     def delete(self, candidates: list[Listed], tallies: dict[str, Tally], listing: list[Listed]) -> int:
         plan = self.announce(candidates)

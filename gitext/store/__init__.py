@@ -10,6 +10,7 @@
     directory.py         DirectoryStore: a directory remote, DVC's cache, ...
     cache.py             Cache: a DirectoryStore plus ingest and the small writer
     s3.py                S3Store (the only module that imports boto3)
+    chunked.py           ChunkedStore: large objects as chunks in packs over another store
     transfer.py          store-to-store copies in parallel: push, fetch, repair
 
 A store never reads configuration or talks to git: what it needs is given to
@@ -18,11 +19,11 @@ A store never reads configuration or talks to git: what it needs is given to
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from gitext.errors import ConfigError
-from gitext.store.layout import check_layout
+from gitext.store.layout import CHUNKED, check_layout
 
 if TYPE_CHECKING:  # pragma: no cover
     from gitext.store.directory import Deleted, Listed, MetaEntry, Stored
@@ -112,10 +113,16 @@ def path_in_tree(url: str, base: str) -> str | None:
 
 
 def open_store(name: str, url: str, options: dict[str, str], base: str,
-               seals: SealBook | None = None) -> ObjectStore:
+               seals: SealBook | None = None, settings: Mapping[str, str] | None = None) -> ObjectStore:
     """The store behind a remote; a relative local path is relative to ``base`` (the
-    main working tree's root, so linked worktrees share one store)."""
+    main working tree's root, so linked worktrees share one store). Layout 'chunked'
+    wraps it in a ChunkedStore, configured from ``settings`` (mlv.chunksize, ...)."""
     layout = check_layout(options.get("layout"), name)
+    if layout == CHUNKED:
+        from gitext.store.chunked import open_chunked
+
+        whole = {k: v for k, v in options.items() if k != "layout"}  # small objects: the detected DVC layout
+        return open_chunked(open_store(name, url, whole, base, seals), settings)
     if url.startswith("s3://"):
         from gitext.store.s3 import S3Store  # boto3 is imported only on this path
 

@@ -453,8 +453,10 @@ class DirectoryStore:
                 mode = os.lstat(part).st_mode
             except FileNotFoundError:
                 if not os.path.isdir(self.root):
-                    raise RemoteError(f"{self.label} does not exist at {self.root}",
-                                      "check the path with 'git mlv remote list'") from None
+                    if not self.create_root:
+                        raise RemoteError(f"{self.label} does not exist at {self.root}",
+                                          "check the path with 'git mlv remote list'") from None
+                    self._mkdir(self.root)
                 self._mkdir(part)
                 mode = os.lstat(part).st_mode
             if not stat.S_ISDIR(mode):

@@ -22,6 +22,7 @@ from gitext.errors import ConfigError, MlvError
 from gitext.pointer import is_oid
 
 LAYOUTS = ("dvc2", "dvc3")
+CHUNKED = "chunked"  # large objects as chunks in packs below mlv/ (gitext/store/chunked.py)
 DVC3_PREFIX = "files/md5/"
 DIR_SUFFIX = ".dir"
 _TWO_HEX = re.compile(r"[0-9a-f]{2}")
@@ -81,9 +82,9 @@ def check_layout(value: str | None, remote: str) -> str | None:
     if value is None or value.strip() == "":
         return None
     chosen = value.strip().lower()
-    if chosen not in LAYOUTS:
+    if chosen not in LAYOUTS and chosen != CHUNKED:
         raise ConfigError(f"remote '{remote}' has an unknown layout '{value}'",
-                          f"git mlv remote modify {remote} layout dvc2   (or dvc3, or --unset to detect it)")
+                          f"git mlv remote modify {remote} layout dvc2   (or dvc3, chunked, or --unset to detect it)")
     return chosen
 
 

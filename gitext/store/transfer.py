@@ -4,6 +4,7 @@ ObjectReader, so it is verified on the way; the destination makes it visible
 only once it passed."""
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +29,7 @@ class TransferResult:
     present: list[Pointer] = field(default_factory=list)   # nothing to move
     repaired: list[Pointer] = field(default_factory=list)  # a damaged copy there was replaced (also in done)
     failed: dict[str, MlvError] = field(default_factory=dict)
+    transferred: int | None = None  # bytes that crossed to or from the remote (a chunked one: the chunks it lacked)
 
     @property
     def bytes_done(self) -> int:
@@ -37,6 +39,9 @@ class TransferResult:
         """'3 objects pushed to 's' (1.2 MiB), 5 already there' and the like."""
         where = f"{'to' if verb == 'pushed' else 'from'} '{store_name}'"
         line = f"{plural(len(self.done), 'object')} {verb} {where} ({human_size(self.bytes_done)})"
+        if self.transferred is not None and self.done and self.transferred < self.bytes_done:
+            line += (f": {human_size(self.transferred)} {'sent' if verb == 'pushed' else 'received'}, "
+                     f"the rest were chunks already {'there' if verb == 'pushed' else 'cached'}")
         if self.present:
             line += f", {len(self.present)} already {'there' if verb == 'pushed' else 'cached'}"
         if self.repaired:
@@ -137,6 +142,34 @@ def _run(jobs: int, work: list[Pointer], one: Callable[[Pointer], str], result: 
         progress.close()
 
 
+def _bind(store: ObjectStore, cache: Cache) -> int | None:
+    """Let a chunked store use the cache (chunks of cached objects, kept manifests); the
+    bytes it moved so far (None for a store that does not count)."""
+    bind = getattr(store, "bind_cache", None)
+    if bind is None:
+        return None
+    bind(cache)
+    return int(getattr(store, "transferred", 0))
+
+
+def _account(op: str, store: ObjectStore, result: TransferResult, before: int | None) -> None:
+    """result.transferred, and one JSON line in $MLV_TRANSFER_LOG when it is set (bench/)."""
+    if before is not None:
+        result.transferred = int(getattr(store, "transferred", 0)) - before
+    log = os.environ.get("MLV_TRANSFER_LOG")
+    if not log or not (result.done or result.failed):
+        return
+    import json
+
+    line = {"op": op, "remote": store.name, "objects": len(result.done), "bytes": result.bytes_done,
+            "transferred": result.transferred if result.transferred is not None else result.bytes_done}
+    try:
+        with open(log, "a", encoding="utf-8") as out:
+            out.write(json.dumps(line) + "\n")
+    except OSError:
+        pass  # a measurement aid only
+
+
 def copy_object(src: ObjectStore, dst: ObjectStore, pointer: Pointer) -> None:
     """One object from ``src`` to ``dst``, verified by ``src``'s reader on the way."""
     with src.open(pointer.oid, pointer.size) as reader:
@@ -152,6 +185,7 @@ def push(cache: Cache, store: ObjectStore, pointers: Iterable[Pointer], jobs: in
     of another size is never moved for a pointer that is wrong: BadPointer). A
     corrupt cached object is quarantined and reported, never sent."""
     result = TransferResult()
+    before = _bind(store, cache)
     wanted = _unique_largest_first(pointers)
     stored = store.stat([p.oid for p in wanted])
     todo: list[Pointer] = []
@@ -199,6 +233,7 @@ def push(cache: Cache, store: ObjectStore, pointers: Iterable[Pointer], jobs: in
 
     _run(jobs, todo, one, result, Progress(f"uploading to '{store.name}'", len(todo),
                                            sum(p.size for p in todo), progress), "uploaded")
+    _account("push", store, result, before)
     return result
 
 
@@ -206,6 +241,7 @@ def fetch(store: ObjectStore, cache: Cache, pointers: Iterable[Pointer], jobs: i
           progress: bool = True) -> TransferResult:
     """Fetch every object the cache lacks, verified before it is installed."""
     result = TransferResult()
+    before = _bind(store, cache)
     todo = []
     for pointer in _unique_largest_first(pointers):
         try:
@@ -221,6 +257,7 @@ def fetch(store: ObjectStore, cache: Cache, pointers: Iterable[Pointer], jobs: i
 
     _run(jobs, todo, one, result, Progress(f"downloading from '{store.name}'", len(todo),
                                            sum(p.size for p in todo), progress), "downloaded")
+    _account("fetch", store, result, before)
     return result
 
 

@@ -24,7 +24,10 @@ from tests.storekit import get_bytes, put_bytes, source_cache
 
 MiB = 1024 * 1024
 BUCKET = "contract-bucket"
-KINDS = ["cache", "directory", "s3", "s3-prefix", "seaweedfs"]
+KINDS = ["cache", "directory", "s3", "s3-prefix", "seaweedfs", "chunked-directory", "chunked-s3", "chunked-seaweedfs"]
+# the chunked layout over a store: objects of 16 KiB and more in 4 KiB chunks (what only it
+# promises, and its own damage cases: tests/contract/test_chunked_contract.py)
+CHUNKED_PARAMS = (4 * 1024, 16 * 1024)
 
 
 def md5(data: bytes) -> str:
@@ -40,10 +43,28 @@ class Backend:
     put_raw: Callable[[str, bytes], None]      # write a key/path relative to the bucket/root
     raw_keys: Callable[[], list[str]]          # every key/path relative to the bucket/root
     prefix: str = ""
+    chunked: bool = False
 
     @property
     def is_s3(self) -> bool:
-        return self.kind in ("s3", "s3-prefix", "seaweedfs")
+        return self.kind.removeprefix("chunked-") in ("s3", "s3-prefix", "seaweedfs")
+
+    def raw_layout(self) -> None:
+        """Skip a test that damages a whole object's file or key: a chunked store keeps
+        large objects in packs (its damage cases are in test_chunked_contract.py)."""
+        if self.chunked:
+            pytest.skip("writes a whole object's key; the chunked layout's damage cases: test_chunked_contract.py")
+
+
+def _chunked(backend: Backend) -> Backend:
+    from gitext.chunking import Params
+    from gitext.store.chunked import ChunkedStore
+
+    inner = backend.make
+
+    def make(**options: str) -> ObjectStore:
+        return ChunkedStore(inner(**options), Params(*CHUNKED_PARAMS))
+    return Backend("chunked-" + backend.kind, make, backend.put_raw, backend.raw_keys, backend.prefix, chunked=True)
 
 
 def _directory_backend(tmp_path: Path, kind: str) -> Backend:
@@ -91,7 +112,15 @@ def _s3_backend(kind: str, client: Any, prefix: str, endpoint: str | None = None
 
 @pytest.fixture(params=KINDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Backend]:
-    kind = request.param
+    if request.param.startswith("chunked-"):
+        yield from (_chunked(b) for b in _backends(request.param.removeprefix("chunked-"), request, tmp_path,
+                                                    monkeypatch))
+        return
+    yield from _backends(request.param, request, tmp_path, monkeypatch)
+
+
+def _backends(kind: str, request: pytest.FixtureRequest, tmp_path: Path,
+              monkeypatch: pytest.MonkeyPatch) -> Iterator[Backend]:
     if kind in ("cache", "directory"):
         yield _directory_backend(tmp_path, kind)
         return
@@ -201,7 +230,7 @@ def test_large_object_round_trips_via_multipart(backend: Backend, tmp_path: Path
     oid = put_bytes(store, data, tmp_path)
     assert store.exists([oid]) == {oid}
     assert get_bytes(store, oid, len(data)) == data
-    if backend.kind in ("s3", "s3-prefix"):
+    if backend.kind in ("s3", "s3-prefix") and not backend.chunked:
         import boto3
 
         head = boto3.client("s3", region_name="us-east-1").head_object(Bucket=BUCKET, Key=store.key(oid))  # type: ignore[attr-defined]
@@ -214,6 +243,7 @@ def test_a_damaged_copy_is_caught_by_every_read(backend: Backend, tmp_path: Path
     """Damage after the copy was stored: the verified reader refuses it (nothing past
     the last good chunk comes out), names the store, and leaves it in place
     unless asked to quarantine; quarantine keeps the bytes and frees the name."""
+    backend.raw_layout()
     store = backend.make()
     data = os.urandom(3 * MiB) + b"tail"
     oid = put_bytes(store, data, tmp_path)
@@ -248,6 +278,7 @@ def test_a_damaged_copy_is_caught_by_every_read(backend: Backend, tmp_path: Path
 def test_only_the_cache_quarantines_what_a_plain_read_finds_damaged(backend: Backend, tmp_path: Path) -> None:
     """The cache owns its copies (a bad one is useless: pull fetches a good one); a
     remote's copy is set aside only by push or fsck, which can replace it."""
+    backend.raw_layout()
     store = backend.make()
     data = b"will be damaged\n" * 1000
     oid = put_bytes(store, data, tmp_path)
@@ -259,6 +290,7 @@ def test_only_the_cache_quarantines_what_a_plain_read_finds_damaged(backend: Bac
 
 
 def test_put_replaces_a_copy_that_is_there(backend: Backend, tmp_path: Path) -> None:
+    backend.raw_layout()
     store = backend.make()
     data = b"fresh bytes" * 100
     oid = put_bytes(store, data, tmp_path)
@@ -271,6 +303,7 @@ def test_put_replaces_a_copy_that_is_there(backend: Backend, tmp_path: Path) -> 
 def test_a_copy_proved_bad_without_reading_it(backend: Backend, tmp_path: Path) -> None:
     """What stat tells a push: a listing's md5 ETag (S3) or a broken seal (a
     directory store with a seal book) marks a damaged copy without reading it."""
+    backend.raw_layout()
     store = backend.make()
     data = b"judged by its metadata\n" * 50
     oid = put_bytes(store, data, tmp_path)

@@ -65,9 +65,13 @@ def test_the_git_package_needs_only_values() -> None:
             assert all(m.startswith("gitext.git") or m in ("gitext.errors", "gitext.pointer") for m in ours(imported)), name
 
 
+def test_chunking_is_values_and_pyfastcdc_only() -> None:
+    assert ours(modules()["chunking.py"]) <= {"gitext.errors"}
+
+
 def test_stores_never_read_config_or_talk_to_git() -> None:
     allowed = ("gitext.store", "gitext.errors", "gitext.pointer", "gitext.options", "gitext.output", "gitext.faults",
-               "gitext.progress")
+               "gitext.progress", "gitext.chunking")
     for name, imported in modules().items():
         if name.startswith("store/"):
             bad = [m for m in ours(imported) if not m.startswith(allowed)]
