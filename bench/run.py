@@ -454,7 +454,8 @@ def workflow_lines(tools: list[str]) -> list[str]:
                "(the pre-push hook uploads); clone = `git clone file://...`, `git mlv install`, `git mlv pull`; "
                "switch = `git checkout v2` (files of `mlv.largefilesize` or more are written by the post-checkout "
                "hook); S3 = the same with `git mlv remote add -d s3 s3://bucket/prefix` + "
-               "`git mlv remote modify s3 endpointurl URL`.",
+               "`git mlv remote modify s3 endpointurl URL`, and in the clone `git mlv remote trust s3` before "
+               "`git mlv pull` (a committed endpoint waits for approval).",
         "lfs": "**git-lfs**: set-up `git lfs install --local` (untimed; the filter is also in the isolated global "
                "config so `git clone` smudges); add = `git lfs track '*.bin'`, `git add`, `git commit`; push = "
                "`git push` to a `file://` bare repository (standalone file transfer agent, no `lfs.url`); "
