@@ -362,6 +362,9 @@ def machine_info(workdir: Path, remotefs: RemoteFS, env: dict[str, str]) -> dict
     info["Python"] = sys.version.split()[0] + f" ({sys.executable})"
     info["git"] = version_of(["git", "--version"])
     info["git mlv"] = version_of(["git", "mlv", "version"], env)
+    head = sh(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT).stdout.strip()
+    dirty = sh(["git", "status", "--porcelain", "--", "gitext"], cwd=ROOT).stdout.strip()
+    info["checkout"] = f"{head or '?'}" + (" with uncommitted changes under gitext/" if dirty else "")
     info["pyfastcdc"] = version_of([sys.executable, "-c", "import importlib.metadata as m; "
                                     "print(m.version('pyfastcdc'))"])
     return info
@@ -377,6 +380,7 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     args = parse_args(argv)
     started_at = time.time()
+    load_at_start = " ".join(f"{x:.2f}" for x in os.getloadavg())
     command = "python bench/chunking.py " + shlex.join(argv) if argv else "python bench/chunking.py"
     ensure_git_mlv(ROOT)
     ensure_git_lfs()        # the isolated HOME's global config names git-lfs's filter
@@ -435,6 +439,10 @@ def main(argv: list[str]) -> int:
             bench.server.stop()
         remotefs.close()
         info = machine_info(workdir, remotefs, env)
+        if bench.server is not None:
+            from harness import find_weed
+            info["SeaweedFS"] = version_of([find_weed(), "version"])
+        info["load average at start"] = load_at_start
         info["load average at end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
         elapsed_min = (time.time() - started_at) / 60
         meta = {"command": command, "elapsed_min": elapsed_min, "repeat": args.repeat, "scale": args.scale,
