@@ -1,7 +1,14 @@
 """An object store in an S3 bucket: AWS or any S3-compatible server.
 
 The only module that imports boto3/botocore; ``open_store`` imports it only
-for ``s3://`` URLs, so plain git commands never pay for boto3.
+for ``s3://`` URLs, so plain git commands never pay for boto3. boto3 resolves
+credentials, region and endpoint and makes the bucket-level requests (LIST,
+DeleteObjects, copy, metadata files); the data requests (GET, ranged GET,
+PUT, multipart, HEAD) go through obstore (s3fast.py), which costs a tenth of
+botocore's CPU per request, handed exactly what boto3 resolved. Without
+obstore (or with MLV_S3_CLIENT=boto3) boto3 makes them too, as described
+below; with obstore the upload check that replaces Content-MD5 is the signed
+SHA-256 of each body plus the PUT's md5 ETag (see ``_fast_put``).
 
 Layout: ``s3://bucket/prefix`` keeps object ``oid`` at key
 ``prefix/<oid[:2]>/<oid[2:]>`` (no leading slash without a prefix), the DVC 2.x
@@ -64,6 +71,7 @@ from gitext import progress
 from gitext.errors import ConfigError, MlvError, ObjectMissing, RemoteError
 from gitext.options import SECRET_KEYS, git_key, parse_choice, parse_count, parse_seconds, parse_size
 from gitext.pointer import is_oid
+from gitext.store import s3fast
 from gitext.store.directory import Deleted, Listed, MetaEntry, Stored
 from gitext.store.layout import (
     DVC3_PREFIX,
@@ -77,6 +85,7 @@ from gitext.store.layout import (
     oid_of,
 )
 from gitext.store.reader import CHUNK, ObjectReader
+from gitext.store.s3fast import FastError
 
 T = TypeVar("T")
 
@@ -120,7 +129,7 @@ MISSING_KEY = {"NoSuchKey", "404", "NotFound"}
 _MD5_ETAG = re.compile(r"[0-9a-f]{32}")
 _BOTO_ERRORS = (bex.BotoCoreError, bex.ClientError, boto3.exceptions.Boto3Error,
                 s3transfer.exceptions.RetriesExceededError, s3transfer.exceptions.S3UploadFailedError,
-                s3transfer.exceptions.S3DownloadFailedError, urllib3.exceptions.HTTPError)
+                s3transfer.exceptions.S3DownloadFailedError, urllib3.exceptions.HTTPError, FastError)
 
 
 # ---------------------------------------------------------------- parsing options
@@ -176,6 +185,9 @@ def is_transient(exc: BaseException) -> bool:
     """Worth retrying the whole operation: throttling, 5xx, a broken stream or read timeout.
     A refused connection or a connect timeout is not (botocore already retried it)."""
     exc = _unwrap(exc)
+    if isinstance(exc, FastError):
+        return (exc.kind in ("timeout", "transport") or exc.status >= 500 or exc.status in (408, 429)
+                or exc.code in TRANSIENT_CODES)
     if isinstance(exc, bex.ClientError):
         code, status = _code_status(exc)
         return status >= 500 or status == 429 or code in TRANSIENT_CODES
@@ -186,6 +198,8 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def _is_timeout(exc: BaseException) -> bool:
+    if isinstance(exc, FastError):
+        return exc.kind in ("timeout", "connect-timeout")
     return isinstance(_unwrap(exc), (bex.ReadTimeoutError, bex.ConnectTimeoutError, urllib3.exceptions.TimeoutError))
 
 
@@ -202,6 +216,14 @@ def _veto_retry(caught_exception: BaseException | None = None, **_: object) -> b
     if deadline is not None and time.monotonic() >= deadline:
         return False
     return None
+
+
+def _boto_attempts() -> int:
+    """Attempts per request, as botocore counts them (AWS_MAX_ATTEMPTS overrides)."""
+    try:
+        return max(1, int(os.environ.get("AWS_MAX_ATTEMPTS") or BOTO_MAX_ATTEMPTS))
+    except ValueError:
+        return BOTO_MAX_ATTEMPTS
 
 
 def _backoff(attempt: int) -> float:
@@ -311,6 +333,10 @@ class S3Store:
         self._lock = threading.Lock()
         self._layout_lock = threading.Lock()
         self._client: object | None = None
+        self._session: object | None = None
+        self._fast: object | None = None
+        self._fast_checked = False
+        self._pool: ThreadPoolExecutor | None = None
         self._transfer: TransferConfig | None = None
         self._bucket_checked = False
         self._etags_are_md5 = True  # until an encrypted object proves otherwise (SSE-KMS, SSE-C)
@@ -370,6 +396,7 @@ class S3Store:
                         aws_access_key_id=self._keys.get("access_key_id"),
                         aws_secret_access_key=self._keys.get("secret_access_key"),
                         aws_session_token=self._keys.get("session_token"))
+                    self._session = session
                     self._client = session.client("s3", endpoint_url=self.endpoint, verify=self.verify,
                                                   config=self._boto_config())
                     _bound_replies(self._client, lambda: f"the S3 endpoint {self.endpoint_label()} of {self.where}",
@@ -386,6 +413,57 @@ class S3Store:
 
     def _mark_answered(self) -> None:
         self._answered = True
+
+    def fast(self):  # type: ignore[no-untyped-def]
+        """The obstore store for data requests (s3fast.py), or None: obstore missing,
+        MLV_S3_CLIENT=boto3, or moto's in-process mock active (it patches botocore
+        only: obstore would reach the real network past it)."""
+        with self._lock:
+            if self._fast_checked:
+                return self._fast
+        client = self.client()
+        with self._lock:
+            if not self._fast_checked:
+                self._fast = self._make_fast(client)
+                self._fast_checked = True
+            return self._fast
+
+    def _make_fast(self, client):  # type: ignore[no-untyped-def]
+        choice = os.environ.get("MLV_S3_CLIENT", "auto").strip().lower() or "auto"
+        if choice not in ("auto", "obstore", "boto3"):
+            raise ConfigError(f"MLV_S3_CLIENT is '{choice}', not auto, obstore or boto3", "unset it")
+        if choice == "boto3" or _moto_mock_active():
+            return None
+        try:
+            import obstore  # noqa: F401
+        except ImportError:
+            if choice == "obstore":
+                raise ConfigError("MLV_S3_CLIENT=obstore but obstore is not installed",
+                                  "pip install obstore, or unset MLV_S3_CLIENT") from None
+            return None
+        try:
+            credentials = self._session.get_credentials()  # type: ignore[attr-defined]
+        except _BOTO_ERRORS as exc:
+            raise self._error(exc, "connecting") from None
+        if credentials is None:
+            raise self._error(bex.NoCredentialsError(), "connecting")
+        endpoint = str(client.meta.endpoint_url)
+        style = self.addressing_style or ("path" if self.endpoint else "virtual")
+        virtual = style == "virtual" and "." not in self.bucket
+        try:
+            store = s3fast.make_store(self.bucket, endpoint, str(client.meta.region_name or "us-east-1"), virtual,
+                                      credentials, self.verify, self.connect_timeout, self.read_timeout)
+        except OSError as exc:
+            raise ConfigError(f"cannot read the CA bundle {self.verify} of remote '{self.name}': {exc.strerror}",
+                              f"git mlv remote modify {self.name} verify_ssl /path/to/ca.pem") from None
+        return store
+
+    def _range_pool(self) -> ThreadPoolExecutor:
+        """The threads that run ranged GETs (BUDGET bounds the bytes they hold)."""
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=s3fast.PARTS_AHEAD * 4, thread_name_prefix="mlv-s3-range")
+            return self._pool
 
     @property
     def wait_label(self) -> str:
@@ -417,6 +495,8 @@ class S3Store:
         creds_hint = (f"set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, choose a profile "
                       f"('git mlv remote modify {self.name} profile NAME') or store keys with "
                       f"'git mlv remote modify --local {self.name} access_key_id ...'")
+        if isinstance(exc, FastError):
+            exc = self._as_boto(exc)
         if isinstance(exc, (bex.NoCredentialsError, bex.PartialCredentialsError)):
             return RemoteError(f"no S3 credentials found for {where}", creds_hint)
         if isinstance(exc, bex.ProfileNotFound):
@@ -472,18 +552,44 @@ class S3Store:
                                "check the connection and run the command again; what was done is kept")
         return RemoteError(f"S3 failure while {what} on {where}: {self._scrub(str(exc)) or type(exc).__name__}")
 
+    def _as_boto(self, exc: FastError) -> BaseException:
+        """An obstore failure as the botocore error that says the same, for _error's one
+        set of messages."""
+        if exc.kind == "timeout":
+            return bex.ReadTimeoutError(endpoint_url=self.endpoint_label())
+        if exc.kind == "connect-timeout":
+            return bex.ConnectTimeoutError(endpoint_url=self.endpoint_label())
+        if exc.kind == "connect":
+            return bex.EndpointConnectionError(endpoint_url=self.endpoint_label())
+        if exc.status:
+            code = exc.code or ("NoSuchKey" if exc.kind == "missing" else str(exc.status))
+            return bex.ClientError({"Error": {"Code": code, "Message": ""},
+                                    "ResponseMetadata": {"HTTPStatusCode": exc.status}}, "obstore")
+        if exc.kind == "transport":
+            return bex.HTTPClientError(error=self._scrub(exc.text.split(" - ", 1)[-1]))
+        return exc
+
     def retry_worth(self, exc: BaseException, attempt: int, start: float) -> float | None:
         """The pause before attempt ``attempt + 1`` of an operation begun at ``start``
         after it failed with ``exc``, or None: not transient, attempts or time used up,
-        or a timeout from an endpoint that never answered."""
-        if attempt >= OWN_ATTEMPTS:
-            return None
-        if _is_timeout(exc):
+        or a timeout from an endpoint that never answered.
+
+        An obstore failure that is no timeout (obstore's own retries are off) gets the
+        attempts botocore's retries and git mlv's would have given it together:
+        OWN_ATTEMPTS rounds of AWS_MAX_ATTEMPTS (else BOTO_MAX_ATTEMPTS) quick tries."""
+        timeout = _is_timeout(exc)
+        if timeout:
             if not self._answered:
                 return None
         elif not is_transient(exc):
             return None
-        delay = _backoff(attempt)
+        inner = 1 if timeout or not isinstance(exc, FastError) else _boto_attempts()
+        if attempt >= OWN_ATTEMPTS * inner:
+            return None
+        if attempt % inner:  # a retry within a round: botocore's quick one
+            delay = min(BACKOFF_MAX, 0.05 * 2 ** (attempt % inner)) * (0.5 + random.random() / 2)
+        else:
+            delay = _backoff(attempt // inner)
         return delay if time.monotonic() + delay < start + self.retry_time else None
 
     def _retry(self, what: str, op: Callable[[], T], bucket_level: bool = False) -> T:
@@ -494,19 +600,24 @@ class S3Store:
         _op.deadline = start + self.retry_time
         try:
             with progress.waiting_for(self.wait_label):
-                for attempt in range(1, OWN_ATTEMPTS + 1):
+                attempt = 0
+                while True:
+                    attempt += 1
                     try:
-                        return op()
+                        result = op()
+                        self._answered = True
+                        return result
                     except MlvError:
                         raise
                     except _BOTO_ERRORS as exc:
+                        if isinstance(exc, FastError) and exc.status:
+                            self._answered = True
                         delay = self.retry_worth(exc, attempt, start)
                         if delay is None:
                             raise self._error(exc, what, bucket_level) from None
                         time.sleep(delay)
         finally:
             _op.deadline = outer
-        raise AssertionError("unreachable")  # pragma: no cover
 
     # ------------------------------------------------------------ keys
 
@@ -612,7 +723,7 @@ class S3Store:
             return Stored(size, None)  # multipart ("-N"): its ETag is no md5 of the bytes
         if etag == oid:
             return Stored(size, True)
-        if head is None:  # encrypted objects have ETags that are not md5s: ask before calling it damaged
+        if head is None or head.get("fast"):  # encrypted objects have ETags that are not md5s: ask first
             head = self._retry(f"checking object {oid}", lambda: self.client().head_object(
                 Bucket=self.bucket, Key=self.key(oid)))
         if head.get("ServerSideEncryption", "").startswith("aws:kms") or head.get("SSECustomerAlgorithm"):
@@ -623,8 +734,13 @@ class S3Store:
     def _stat_by_head(self, wanted: set[str]) -> dict[str, tuple[int, str, dict | None]]:
         client = self.client()
 
+        fast = self.fast()
+
         def head(oid: str) -> tuple[int, str, dict | None] | None:
             def op() -> tuple[int, str, dict | None] | None:
+                if fast is not None:
+                    found = s3fast.head(fast, self.key(oid))
+                    return None if found is None else (found["ContentLength"], found["ETag"], found)
                 try:
                     meta = client.head_object(Bucket=self.bucket, Key=self.key(oid))
                 except bex.ClientError as exc:
@@ -685,8 +801,25 @@ class S3Store:
     def open(self, oid: str, size: int | None = None, *, rehash: bool = False, suffix: str = "",
              quarantine: bool = False, check: bool = True) -> ObjectReader:
         """The object as a verified stream over its GET response (see ObjectReader)."""
-        body = _Body(self, oid, self.key(oid, suffix))
+        key = self.key(oid, suffix)
+        fast = self.fast()
+        if fast is None:
+            body: _Body | s3fast.Body = _Body(self, oid, key)
+        else:
+            body = s3fast.Body(fast, key, size, partial(self._fast_retry, oid, f"downloading object {oid}"),
+                               partial(progress.waiting_for, self.wait_label), self._range_pool())
         return ObjectReader(self, oid, size, body, stored_size=body.length, check=check, quarantine=quarantine)
+
+    def _fast_retry(self, oid: str, what: str, op: Callable[[], T]) -> T:
+        """_retry for obstore's data requests, a missing object as ObjectMissing."""
+        def missing_is_object_missing() -> T:
+            try:
+                return op()
+            except FastError as exc:
+                if exc.kind == "missing" or (exc.status == 404 and exc.code in MISSING_KEY):
+                    raise ObjectMissing(oid, self.where, "push it from a machine that has it") from None
+                raise
+        return self._retry(what, missing_is_object_missing)
 
     # ------------------------------------------------------------ writing
 
@@ -698,6 +831,10 @@ class S3Store:
         client = self.client()
         path = getattr(reader.raw, "name", None)
         what = f"uploading object {oid}"
+        fast = self.fast()
+        if fast is not None:
+            self._fast_put(fast, oid, key, reader, size, what)
+            return
         if size < self.multipart_threshold or not isinstance(path, str):
             def put() -> None:
                 reader.seek(0)
@@ -717,6 +854,25 @@ class S3Store:
                     slot.add(n)
             client.upload_file(path, self.bucket, key, Config=self._transfer, Callback=sent)
         self._retry(what, upload)
+
+    def _fast_put(self, fast: object, oid: str, key: str, reader: ObjectReader, size: int, what: str) -> None:
+        """One PUT, or a multipart upload at or past multipart_threshold. obstore cannot
+        send Content-MD5: each request carries the signed SHA-256 of its body instead
+        (x-amz-content-sha256, which S3 checks), the source was verified against its md5
+        before (ensure_verified), and a single PUT's answer is checked too: its ETag,
+        where it is an md5 (not KMS-encrypted), must be the object's name."""
+        multipart = size >= self.multipart_threshold
+        slot = progress.current_slot()
+
+        def moved(n: int) -> None:
+            progress.moved(n) if slot is None or progress.current_slot() is slot else slot.add(n)
+
+        def op() -> None:
+            etag = s3fast.put(fast, key, reader.raw, size, multipart, self.multipart_chunksize, moved)
+            tag = (etag or "").strip('"').lower()
+            if not multipart and self._etags_are_md5 and _MD5_ETAG.fullmatch(tag) and tag != oid:
+                raise FastError("status", 500, "BadDigest", f"the upload's ETag {tag} is not its md5")
+        self._retry(what, op)
 
     def quarantine(self, oid: str) -> str:
         """Move a corrupt object aside: copy it to <prefix>bad/<oid>.<time>, and delete
@@ -866,7 +1022,19 @@ class S3Store:
         self._retry(f"deleting {key}", lambda: client.delete_object(Bucket=self.bucket, Key=key))
 
     def close(self) -> None:
-        """Connections close with the client."""
+        """Connections close with the clients; the ranged-GET threads end here."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _moto_mock_active() -> bool:
+    """moto's in-process mock (mock_aws) is on: it serves botocore's calls only."""
+    import sys
+
+    models = sys.modules.get("moto.core.models")
+    stubber = getattr(models, "botocore_stubber", None)
+    return bool(getattr(stubber, "enabled", False))
 
 
 def _timestamp(value: object, unknown: float) -> float:
