@@ -10,7 +10,7 @@ chunked store layout (gitext/store/chunked.py; docs/chunking.md).
   object ``md5`` of ``size`` bytes, and in which pack each one lives.
 - **Pack index** (``mlv/packidx/<pack>.idx``): the chunks of one pack
   (``mlv/packs/<pack>.pack``, the chunks' bytes back to back; ``<pack>`` is
-  the SHA-256 of those bytes) with their offsets.
+  the SHA-256 of the chunks' SHA-256s in order) with their offsets.
 
 Both records are gzip-compressed JSON. Everything read from a store is
 untrusted: compressed and uncompressed sizes are capped before reading, every
@@ -21,9 +21,12 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import re
 import zlib
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Executor, Future
 from typing import BinaryIO, NamedTuple
 
 from gitext.errors import MlvError
@@ -89,10 +92,66 @@ def chunk_stream(stream: BinaryIO, avg: int = DEFAULT_AVG) -> Iterator[tuple[Chu
         yield Chunk(piece.offset, piece.length, hashlib.sha256(data).hexdigest()), data
 
 
+def chunk_mapped(view: memoryview, avg: int = DEFAULT_AVG, hashers: Executor | None = None,
+                 batch: int = 64, window: int = 8) -> Iterator[tuple[Chunk, memoryview]]:
+    """Each chunk of ``view`` (a mapped file) with its bytes (a slice of ``view``). The
+    SHA-256s are computed on ``hashers`` (hashlib lets go of the GIL), ``batch`` chunks
+    a task and at most ``window`` tasks ahead, while this thread finds the next cuts."""
+    def digest(cuts: list[tuple[int, int]]) -> list[str]:
+        return [hashlib.sha256(view[o:o + n]).hexdigest() for o, n in cuts]
+
+    pending: deque[tuple[list[tuple[int, int]], Future]] = deque()
+
+    def drain(keep: int) -> Iterator[tuple[Chunk, memoryview]]:
+        while len(pending) > keep:
+            cuts, done = pending.popleft()
+            for (offset, length), name in zip(cuts, done.result()):
+                yield Chunk(offset, length, name), view[offset:offset + length]
+
+    cuts: list[tuple[int, int]] = []
+    for piece in _chunker(avg).cut_buf(view):
+        cuts.append((piece.offset, piece.length))
+        if len(cuts) == batch:
+            if hashers is None:
+                pending.append((cuts, _done(digest(cuts))))
+            else:
+                pending.append((cuts, hashers.submit(digest, cuts)))
+            cuts = []
+            yield from drain(window)
+    if cuts:
+        pending.append((cuts, _done(digest(cuts))))
+    yield from drain(0)
+
+
+def _done(value: object) -> Future:
+    future: Future = Future()
+    future.set_result(value)
+    return future
+
+
 def chunk_file(path: str, avg: int = DEFAULT_AVG) -> list[tuple[int, int, str]]:
     """(offset, length, sha256 hex) of every chunk of the file at ``path``."""
+    import mmap
+    from concurrent.futures import ThreadPoolExecutor
+
     with open(path, "rb", buffering=0) as f:
-        return [tuple(c) for c, _ in chunk_stream(f, avg)]  # type: ignore[misc]
+        if os.fstat(f.fileno()).st_size == 0:
+            return []
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped, ThreadPoolExecutor(2) as hashers:
+            view = memoryview(mapped)
+            try:
+                return [tuple(c) for c, _ in chunk_mapped(view, avg, hashers)]  # type: ignore[misc]
+            finally:
+                view.release()
+
+
+def pack_id(digests: Iterable[str]) -> str:
+    """A pack's name: the SHA-256 of its chunks' SHA-256s in order (so its bytes, checked
+    chunk by chunk, determine it; no second pass over them)."""
+    outer = hashlib.sha256()
+    for digest in digests:
+        outer.update(bytes.fromhex(digest))
+    return outer.hexdigest()
 
 
 # ---------------------------------------------------------------- records

@@ -45,6 +45,8 @@ SETTINGS = (
     ("mlv.linktype", "MLV_LINKTYPE", None, "auto"),
     ("mlv.cachedir", "MLV_CACHEDIR", None, "none (the repository's own .git/mlv/cache)"),
     ("mlv.cacheshared", "MLV_CACHESHARED", None, "core.sharedRepository"),
+    ("mlv.chunksize", None, None, "64KiB"),
+    ("mlv.chunkthreshold", None, None, "8MiB"),
     ("mlv.gc.grace", "MLV_GC_GRACE", None, "14 (days)"),
     ("mlv.gc.recent", "MLV_GC_RECENT", None, "14 (days)"),
     ("mlv.repoid", None, None, "none (made at the first push)"),

@@ -123,7 +123,10 @@ def _upload(ctx: Context, pointers: list[Pointer], behind_tracking: list[Pointer
         return 0
     result = push(ctx.cache, store, pointers, ctx.jobs(store))
     if result.done:
-        _note(f"uploaded {len(result.done)} object(s) ({human_size(result.bytes_done)}) to '{store.name}'")
+        sent = ""
+        if result.transferred is not None and result.transferred < result.bytes_done:
+            sent = f": {human_size(result.transferred)} sent, the rest were chunks already there"
+        _note(f"uploaded {len(result.done)} object(s) ({human_size(result.bytes_done)}) to '{store.name}'{sent}")
     if result.repaired:
         _note(f"replaced {len(result.repaired)} damaged copies in '{store.name}'")
     report_failures(result, "uploaded; the push is stopped so no commit points at missing data")

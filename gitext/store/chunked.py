@@ -5,7 +5,7 @@ chunks in packs, so a new version of a model costs only the chunks that changed
 ``ChunkedStore`` is an ObjectStore over another one (a DirectoryStore or an
 S3Store), using only that store's own files below ``mlv/``:
 
-    mlv/packs/<sha256>.pack       chunks back to back; named by the SHA-256 of its bytes
+    mlv/packs/<sha256>.pack       chunks back to back; named by the SHA-256 of their SHA-256s
     mlv/packidx/<sha256>.idx      which chunks a pack holds, at which offsets
     mlv/packidx/<sha256>.retired  a pack index a gc set aside (the pack goes in a later gc)
     mlv/manifests/<md5>.<size>    which chunks make an object, and where each lives
@@ -25,21 +25,26 @@ of their packs, in parallel and in order.
 from __future__ import annotations
 
 import hashlib
+import mmap
 import os
 import threading
 import time
 from collections import deque
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from gitext import faults, progress
 from gitext.chunking import (
     MAX_RECORD,
     PACK_TARGET,
+    Chunk,
     ChunkRef,
     Manifest,
     PackIndex,
     Params,
+    chunk_mapped,
     chunk_stream,
     coalesce,
     decode_manifest,
@@ -47,6 +52,7 @@ from gitext.chunking import (
     encode_manifest,
     encode_packidx,
     manifest_name,
+    pack_id,
     pack_name,
     packidx_name,
     parse_manifest_name,
@@ -85,6 +91,7 @@ class ChunkedStore:
         self._local_chunks: dict[str, tuple[str, int]] | None = None  # chunk -> (cached oid, offset)
         self._uploads = threading.BoundedSemaphore(UPLOADS)
         self._pool: ThreadPoolExecutor | None = None
+        self._hashers: ThreadPoolExecutor | None = None
 
     def __getattr__(self, attr: str) -> object:  # where, root, layout detection, ...: the backend's
         if attr.startswith("_"):
@@ -321,12 +328,11 @@ class ChunkedStore:
         writer = _PackWriter(self)
         digests: list[tuple[str, int]] = []
         try:
-            for chunk, data in chunk_stream(reader, self.params.avg):  # type: ignore[arg-type]
-                digests.append((chunk.digest, chunk.length))
-                if chunk.digest not in known and chunk.digest not in writer.placed:
-                    writer.add(chunk.digest, data)
-            if reader.pos != size or not reader.done:
-                reader.read(1)  # settle the end: size and md5 checked there
+            with self._chunks(reader, size) as chunks:
+                for chunk, data in chunks:
+                    digests.append((chunk.digest, chunk.length))
+                    if chunk.digest not in known and chunk.digest not in writer.placed:
+                        writer.add(chunk.digest, data)
             writer.finish()
         finally:
             writer.close()
@@ -342,6 +348,49 @@ class ChunkedStore:
             if self._manifests is not None:
                 self._manifests[oid] = (size, time.time())
         self._keep_locally(manifest)
+
+    @contextmanager
+    def _chunks(self, reader: ObjectReader, size: int) -> Iterator[Iterator[tuple[Chunk, memoryview]]]:
+        """The chunks of what ``reader`` holds: a sealed cached file is mapped and cut
+        in place, its chunks hashed on two threads meanwhile; any other source is read
+        as a stream (its md5 checked at its end, before the manifest is written)."""
+        mapped = None
+        if reader.trusted and reader.pos == 0 and size > 0:
+            try:
+                fd = reader.raw.fileno()
+                if os.fstat(fd).st_size == size:
+                    mapped = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+            except (AttributeError, OSError, ValueError):
+                mapped = None
+        if mapped is None:
+            def streamed() -> Iterator[tuple[Chunk, memoryview]]:
+                yield from chunk_stream(reader, self.params.avg)  # type: ignore[arg-type]
+                if not reader.done:
+                    reader.read(1)  # settle the end: size and md5 are checked there
+            yield streamed()
+            return
+        view = memoryview(mapped)
+
+        def counted() -> Iterator[tuple[Chunk, memoryview]]:
+            for chunk, data in chunk_mapped(view, self.params.avg, self._hash_pool()):
+                faults.after_bytes(chunk.length)
+                progress.moved(chunk.length)
+                yield chunk, data
+            reader.pos, reader.done = size, True
+        try:
+            yield counted()
+        finally:
+            view.release()
+            try:
+                mapped.close()
+            except BufferError:  # a slice still held by a caller's traceback: the map goes with it
+                pass
+
+    def _hash_pool(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._hashers is None:
+                self._hashers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mlv-hash")
+            return self._hashers
 
     def _publish(self, index: PackIndex) -> None:
         with self._lock:
@@ -508,9 +557,10 @@ class ChunkedStore:
 
     def close(self) -> None:
         with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True)
+            pools, self._pool, self._hashers = (self._pool, self._hashers), None, None
+        for pool in pools:
+            if pool is not None:
+                pool.shutdown(wait=True)
         self.backend.close()
 
 
@@ -552,7 +602,7 @@ class _PackWriter:
             return
         data, rows = self.buf, self.rows
         self.buf, self.rows = bytearray(), []
-        pack = hashlib.sha256(data).hexdigest()
+        pack = pack_id(digest for digest, _, _ in rows)
         self.store._uploads.acquire()
         for f in self.futures:
             if f.done() and f.exception() is not None:

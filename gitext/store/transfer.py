@@ -170,10 +170,20 @@ def _account(op: str, store: ObjectStore, result: TransferResult, before: int | 
         pass  # a measurement aid only
 
 
-def copy_object(src: ObjectStore, dst: ObjectStore, pointer: Pointer) -> None:
-    """One object from ``src`` to ``dst``, verified by ``src``'s reader on the way."""
+def copy_object(src: ObjectStore, dst: ObjectStore, pointer: Pointer, account: bool = True) -> None:
+    """One object from ``src`` to ``dst``, verified by ``src``'s reader on the way. A
+    chunked store on either side works with the cache on the other (its chunks, its
+    manifests); with ``account``, the copy is one line of $MLV_TRANSFER_LOG (push and
+    fetch account for their whole batch instead)."""
+    from gitext.store.cache import Cache
+
+    remote = src if isinstance(dst, Cache) else dst
+    before = _bind(remote, dst if remote is src else src) if isinstance(dst, Cache) or isinstance(src, Cache) \
+        else None
     with src.open(pointer.oid, pointer.size) as reader:
         dst.put(pointer.oid, reader, pointer.size)
+    if account and (before is not None or os.environ.get("MLV_TRANSFER_LOG")):
+        _account("push" if remote is dst else "fetch", remote, TransferResult(done=[pointer]), before)
 
 
 def push(cache: Cache, store: ObjectStore, pointers: Iterable[Pointer], jobs: int,
@@ -228,7 +238,7 @@ def push(cache: Cache, store: ObjectStore, pointers: Iterable[Pointer], jobs: in
                 reject(store, pointer.oid, "?", damaged[pointer.oid], quarantine=True)
                 store.put(pointer.oid, reader, pointer.size)
             return "repaired"
-        copy_object(cache, store, pointer)
+        copy_object(cache, store, pointer, account=False)
         return outcome
 
     _run(jobs, todo, one, result, Progress(f"uploading to '{store.name}'", len(todo),
@@ -252,7 +262,7 @@ def fetch(store: ObjectStore, cache: Cache, pointers: Iterable[Pointer], jobs: i
         store.check_readable()
 
     def one(pointer: Pointer) -> str:
-        copy_object(store, cache, pointer)
+        copy_object(store, cache, pointer, account=False)
         return "done"
 
     _run(jobs, todo, one, result, Progress(f"downloading from '{store.name}'", len(todo),

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from gitext.chunking import Params
+from gitext.chunking import Params, decode_packidx, pack_id
 from gitext.errors import BadPointer, CorruptObject, MlvError, ObjectMissing, SizeMismatch
 from gitext.pointer import Pointer
 from gitext.store import transfer
@@ -120,8 +120,12 @@ def test_layout_large_objects_in_packs_small_ones_whole(chunked: Chunked, tmp_pa
     assert f"mlv/manifests/{big}.{200 * KiB}" in keys
     packs = chunked.keys("packs/")
     assert packs and all(k.endswith(".pack") for k in packs)
-    for key in packs:  # a pack is named by the SHA-256 of its bytes
-        assert hashlib.sha256(chunked.read(key)).hexdigest() == key.rpartition("/")[2][:-5]
+    for key in packs:  # a pack is named by the SHA-256 of its chunks' SHA-256s, and holds just them
+        index = decode_packidx(chunked.read(key.replace("packs/", "packidx/")[:-5] + ".idx"),
+                               key.rpartition("/")[2][:-5], "index")
+        data = chunked.read(key)
+        assert pack_id(d for d, _, _ in index.chunks) == index.pack and len(data) == index.size
+        assert all(hashlib.sha256(data[o:o + n]).hexdigest() == d for d, o, n in index.chunks)
     assert sorted(k.replace("packs/", "packidx/")[:-5] + ".idx" for k in packs) == sorted(chunked.keys("packidx/"))
 
 

@@ -257,4 +257,4 @@ def test_json_keys(repo: Path, tmp_path: Path) -> None:
     assert [row["key"] for row in info["settings"] if row["known"]] == [
         "mlv.core.remote", "mlv.core.params", "mlv.core.metrics", "mlv.jobs", "mlv.fetchinclude", "mlv.fetchexclude",
         "mlv.largefilesize", "mlv.linktype",
-        "mlv.cachedir", "mlv.cacheshared", "mlv.gc.grace", "mlv.gc.recent", "mlv.repoid"]
+        "mlv.cachedir", "mlv.cacheshared", "mlv.chunksize", "mlv.chunkthreshold", "mlv.gc.grace", "mlv.gc.recent", "mlv.repoid"]
