@@ -69,6 +69,8 @@ if TYPE_CHECKING:  # pragma: no cover
 SEGMENT = 4 * 1024 * 1024   # the most one ranged read asks for
 WINDOW = 4                  # ranged reads in flight per object being read
 UPLOADS = 2                 # closed packs waiting for (or in) upload, per store
+WRITERS = 2                 # objects being cut into packs at once, per store (an open pack each)
+READ_BUDGET = 12            # ranged reads in flight or unconsumed, per store (beyond one per object)
 RETIRED = ".retired"
 
 
@@ -90,6 +92,8 @@ class ChunkedStore:
         self._index: dict[str, tuple[str, int, int]] | None = None     # chunk -> (pack, offset, length)
         self._local_chunks: dict[str, tuple[str, int]] | None = None  # chunk -> (cached oid, offset)
         self._uploads = threading.BoundedSemaphore(UPLOADS)
+        self._writers = threading.BoundedSemaphore(WRITERS)
+        self._read_budget = threading.BoundedSemaphore(READ_BUDGET)
         self._pool: ThreadPoolExecutor | None = None
         self._hashers: ThreadPoolExecutor | None = None
 
@@ -325,17 +329,18 @@ class ChunkedStore:
             return
         reader.ensure_verified()  # an unsealed source is hashed first: nothing unverified is ever sent
         known = self.remote_index()
-        writer = _PackWriter(self)
         digests: list[tuple[str, int]] = []
-        try:
-            with self._chunks(reader, size) as chunks:
-                for chunk, data in chunks:
-                    digests.append((chunk.digest, chunk.length))
-                    if chunk.digest not in known and chunk.digest not in writer.placed:
-                        writer.add(chunk.digest, data)
-            writer.finish()
-        finally:
-            writer.close()
+        with self._writers:  # memory: at most WRITERS open packs, and UPLOADS closed ones, per store
+            writer = _PackWriter(self)
+            try:
+                with self._chunks(reader, size) as chunks:
+                    for chunk, data in chunks:
+                        digests.append((chunk.digest, chunk.length))
+                        if chunk.digest not in known and chunk.digest not in writer.placed:
+                            writer.add(chunk.digest, data)
+                writer.finish()
+            finally:
+                writer.close()
         refs = []
         for digest, length in digests:
             pack, offset, _ = writer.located.get(digest) or known[digest]
@@ -660,6 +665,7 @@ class _Assembly:
         self.quarantine = quarantine
         self._segments: Iterator[tuple[str, str, int, list[ChunkRef]]] | None = None
         self._queue: deque[Future] = deque()
+        self._budgeted: deque[bool] = deque()  # per queued read: whether it holds a unit of the budget
         self._parts: deque[bytes] = deque()
         self._current = memoryview(b"")
         self._closed = False
@@ -693,16 +699,29 @@ class _Assembly:
             yield from (("pack", r[0].pack, r[0].offset, r) for r in coalesce(remote, SEGMENT))
 
     def _fill(self) -> None:
+        """Queue reads ahead: up to WINDOW for this object, each beyond the first taken
+        from the store's READ_BUDGET (memory stays bounded whatever the parallelism)."""
         if self._segments is None:
             self._segments = self._plan()
         pool = self.store._reads()
         while len(self._queue) < WINDOW:
+            budgeted = bool(self._queue)
+            if budgeted and not self.store._read_budget.acquire(blocking=False):
+                break
             segment = next(self._segments, None)
             if segment is None:
+                if budgeted:
+                    self.store._read_budget.release()
                 break
             kind, source, start, refs = segment
             read = self.store.read_local if kind == "local" else self.store.read_pack
             self._queue.append(pool.submit(read, source, start, refs, self.manifest.oid))
+            self._budgeted.append(budgeted)
+
+    def _pop(self) -> Future:
+        if self._budgeted.popleft():
+            self.store._read_budget.release()
+        return self._queue.popleft()
 
     def _next(self) -> bool:
         while not self._parts:
@@ -710,7 +729,7 @@ class _Assembly:
             if not self._queue:
                 return False
             try:
-                self._parts.extend(self._queue.popleft().result())
+                self._parts.extend(self._pop().result())
             except CorruptChunk as exc:
                 self.close()
                 if self.quarantine:
@@ -756,7 +775,7 @@ class _Assembly:
     def close(self) -> None:
         self._closed = True
         while self._queue:
-            self._queue.popleft().cancel()
+            self._pop().cancel()
         self._parts.clear()
 
 
