@@ -30,10 +30,10 @@ from datetime import timedelta
 from typing import Any
 
 MiB = 1024 * 1024
-PART = 8 * MiB                 # one ranged GET
+PART = 4 * MiB                 # one ranged GET
 RANGED_FROM = 2 * PART         # objects at least this large are read by ranged GETs
 PARTS_AHEAD = 4                # ranged GETs in flight per object
-BUFFER_BUDGET = 48 * MiB       # bytes in flight in the whole process (parts fetched, PUT bodies)
+BUFFER_BUDGET = 16 * MiB       # bytes in flight in the whole process (parts fetched, PUT bodies)
 STREAM_CHUNK = 1 * MiB         # chunks of a single GET's stream
 WHOLE_BELOW = 1 * MiB          # a GET of fewer bytes is read in one call
 UPLOAD_PARTS_AHEAD = 2         # multipart upload parts in flight per object
@@ -137,12 +137,32 @@ def credential_provider(credentials: Any) -> Callable[[], dict[str, Any]]:
     return provide
 
 
+def _few_malloc_arenas() -> None:
+    """glibc gives each thread that allocates under contention an arena of its own and
+    keeps what is freed there: with tokio's and the ranged GETs' threads passing
+    multi-MiB parts around, that held ~25 MiB more than the parts themselves
+    (docs/performance.md, "S3 data path"). Two arenas, as MALLOC_ARENA_MAX=2 would
+    (which, if set, is left as it is); elsewhere nothing happens."""
+    import os
+    import sys
+
+    if not sys.platform.startswith("linux") or os.environ.get("MALLOC_ARENA_MAX"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).mallopt(-8, 2)  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass
+
+
 def make_store(bucket: str, endpoint: str, region: str, virtual_host: bool, credentials: Any,
                verify: bool | str, connect_timeout: float, read_timeout: float) -> Any:
     """An obstore S3Store with every setting explicit (nothing from the environment
     that could redirect it or change how it signs)."""
     from obstore.store import S3Store as ObStore
 
+    _few_malloc_arenas()
     client: dict[str, Any] = {
         "allow_http": endpoint.lower().startswith("http://"),
         "connect_timeout": timedelta(seconds=connect_timeout),
@@ -216,7 +236,7 @@ class _Chunks:
     def __next__(self) -> bytes:
         if self._left <= 0:
             raise StopIteration
-        data = self._raw.read(min(self._chunk, self._left))
+        data = self._raw.read(min(STREAM_CHUNK, self._left))  # obstore gathers its parts itself
         if not data:
             raise StopIteration
         self._left -= len(data)
@@ -244,17 +264,63 @@ class Body:
         self._next_part = 0
         self._held = 0  # bytes of BUDGET this body holds
         self._left_part: int | None = None  # the budget of the part being handed over
+        self._pieces: deque[Any] = deque()  # that part's pieces still to hand over
         self._closed = False
-        first = self._retry(lambda: self._get(None))
-        self.length: int | None = first[0]
-        self._etag: str | None = first[1]
-        self._ranged = bool(expected is not None and self.length == expected and self.length >= RANGED_FROM)
-        if self._ranged:
-            self._chunks = None  # dropped: the ranged GETs fetch it all (the first one from byte 0)
+        self._etag: str | None = None
+        self._ranged = False
+        if expected is not None and expected >= RANGED_FROM:
+            self.length: int | None = self._first_part(expected)
+        else:
+            self.length = self._retry(lambda: self._get(None))
+
+    def _first_part(self, expected: int) -> int | None:
+        """The first PART bytes by a ranged GET, whose reply gives the object's size and
+        ETag: that size is the one expected -> ranged mode (the part is the first one
+        handed over); anything else is left to ObjectReader's size check (nothing of it
+        is read), or for an empty object a plain GET."""
+        import obstore
+
+        n = min(PART, expected)
+        BUDGET.take(n)
+        self._held = n
+        try:
+            result = self._retry(lambda: call(obstore.get, self._store, self._key, options={"range": (0, n)}))
+        except FastError as exc:
+            self._give_all()
+            if exc.status != 416:  # InvalidRange: an empty object
+                raise
+            return self._retry(lambda: self._get(None))  # type: ignore[no-any-return]
+        except BaseException:
+            self._give_all()
+            raise
+        size = int(result.meta["size"])
+        self._etag = str(result.meta.get("e_tag") or "") or None
+        if size != expected:
+            self._give_all()
+            return size
+        self._ranged = True
+        done: Future[Any] = Future()
+        try:
+            try:
+                first = _exactly(_gather(result), 0, n)
+            except FastError:  # cut midway: that reply is spent, the part is fetched again
+                first = self._fetch(0, n)
+            done.set_result(first)
+        except BaseException:
+            self._give_all()
+            raise
+        self._parts.append((done, 0, n))
+        self._next_part = n
+        return size
+
+    def _give_all(self) -> None:
+        if self._held:
+            BUDGET.give(self._held)
+            self._held = 0
 
     # ------------------------------------------------------------ single stream
 
-    def _get(self, start: int | None) -> tuple[int | None, str | None]:
+    def _get(self, start: int | None) -> int | None:
         import obstore
 
         options: dict[str, Any] = {"range": {"offset": start}} if start else {}
@@ -267,7 +333,9 @@ class Body:
             self._chunks = iter((call(result.bytes),))
         else:
             self._chunks = iter(result.stream(min_chunk_size=STREAM_CHUNK))
-        return size, (str(meta.get("e_tag") or "") or None)
+        if not start:
+            self._etag = str(meta.get("e_tag") or "") or None
+        return size
 
     def _next_chunk(self) -> memoryview:
         """The next chunk of the single stream, resumed with a Range GET when it breaks."""
@@ -291,10 +359,7 @@ class Body:
             options: dict[str, Any] = {"range": (start, end)}
             if self._etag:
                 options["if_match"] = self._etag
-            data = call(lambda: obstore.get(self._store, self._key, options=options).bytes())
-            if len(data) != end - start:
-                raise FastError("transport", 0, "", f"got {len(data)} bytes for bytes {start}-{end - 1}")
-            return data
+            return _exactly(_gather(call(obstore.get, self._store, self._key, options=options)), start, end)
         return self._retry(op)
 
     def _schedule(self) -> None:
@@ -316,6 +381,8 @@ class Body:
             self._next_part = end
 
     def _next_ranged(self) -> memoryview:
+        if self._pieces:
+            return memoryview(self._pieces.popleft())
         if self._left_part is not None:  # the part just consumed: its budget goes back
             BUDGET.give(self._left_part)
             self._held -= self._left_part
@@ -325,10 +392,10 @@ class Body:
             return memoryview(b"")
         future, _start, n = self._parts.popleft()
         with self._wait():
-            data = future.result()
-        self._left_part = n
+            self._pieces = deque(future.result())
+        self._left_part = n  # given back once all its pieces were handed over
         self._schedule()
-        return memoryview(data)
+        return memoryview(self._pieces.popleft())
 
     # ------------------------------------------------------------ the raw-stream protocol
 
@@ -354,6 +421,7 @@ class Body:
         self._closed = True
         self._chunks = None
         self._left = memoryview(b"")
+        self._pieces.clear()
         for future, _start, _n in self._parts:
             future.cancel()
         for future, _start, _n in self._parts:
@@ -363,6 +431,18 @@ class Body:
                 except Exception:  # noqa: BLE001 - being dropped
                     pass
         self._parts.clear()
-        if self._held:
-            BUDGET.give(self._held)
-            self._held = 0
+        self._give_all()
+
+
+def _gather(result: Any) -> list[Any]:
+    """A GET's body as the pieces obstore streams (1 MiB each): no second, contiguous
+    copy of a part, as ``bytes()`` makes while it collects one."""
+    return call(lambda: list(result.stream(min_chunk_size=STREAM_CHUNK)))  # type: ignore[no-any-return]
+
+
+def _exactly(pieces: list[Any], start: int, end: int) -> list[Any]:
+    """``pieces`` if they are all of bytes start..end-1 (a short part is fetched again)."""
+    got = sum(len(piece) for piece in pieces)
+    if got != end - start:
+        raise FastError("transport", 0, "", f"got {got} bytes for bytes {start}-{end - 1}")
+    return pieces

@@ -72,7 +72,8 @@ def test_a_large_object_is_read_by_ranges_in_order_and_verified(server: S3Server
     with store.open(oid, len(data)) as reader:
         assert reader.read_all() == data and reader.md5 == oid
     part = s3fast.PART
-    assert sorted(ranges) == [(start, min(start + part, len(data))) for start in range(0, len(data), part)]
+    # the first part came with the first GET (whose reply gave the size); the rest by range
+    assert sorted(ranges) == [(start, min(start + part, len(data))) for start in range(part, len(data), part)]
     ranges.clear()
     assert get_bytes(store, put_bytes(store, b"small", tmp_path), 5) == b"small"
     assert ranges == []  # a small object is one GET
