@@ -118,7 +118,7 @@ def blob_sizes(repo: Repo, blob_ids: list[str]) -> dict[str, int]:
     """Sizes of blobs by id, from one 'git cat-file --batch-check' (no pygit2 import)."""
     if not blob_ids:
         return {}
-    out = repo.run(["cat-file", "--batch-check=%(objectname) %(objectsize)"],
+    out = repo.run(["cat-file", "--buffer", "--batch-check=%(objectname) %(objectsize)"],
                    input="".join(b + "\n" for b in blob_ids).encode()).decode().splitlines()
     sizes = {}
     for line in out:
@@ -132,7 +132,7 @@ def read_small_blobs(repo: Repo, blob_ids: list[str]) -> dict[str, bytes]:
     """Contents of (small) blobs by id, from one 'git cat-file --batch' (no pygit2 import)."""
     if not blob_ids:
         return {}
-    out = repo.run(["cat-file", "--batch"], input="".join(b + "\n" for b in blob_ids).encode())
+    out = repo.run(["cat-file", "--buffer", "--batch"], input="".join(b + "\n" for b in blob_ids).encode())
     result, pos = {}, 0
     while pos < len(out):
         end = out.index(b"\n", pos)
