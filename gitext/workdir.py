@@ -285,6 +285,7 @@ def materialise(repo: Repo, cache: Cache, entries: Iterable[TrackedEntry], jobs:
             faults.after_object()
 
     shown = Progress("writing files", len(todo), sum(e.pointer.size for e, _ in todo), unit=("file", "files"))
+    stats: dict[str, tuple[Pointer, os.stat_result]] = {}  # each streamed file right after its write
 
     def one(item: tuple[TrackedEntry, str]) -> None:
         entry, full = item
@@ -306,6 +307,7 @@ def materialise(repo: Repo, cache: Cache, entries: Iterable[TrackedEntry], jobs:
         known.note(entry.path, entry.pointer, st)
         with lock:
             result.written.append(entry.path)
+            stats[entry.path] = (entry.pointer, st)
         shown.advance(size, lambda: f"wrote {entry.path} ({human_size(size)})")
         faults.after_object()
 
@@ -316,14 +318,14 @@ def materialise(repo: Repo, cache: Cache, entries: Iterable[TrackedEntry], jobs:
         else:
             for item in todo:
                 one(item)
-    known.close()
-    todo_paths = {e.path for e, _ in todo}
-    streamed = [path for path in result.written if path in todo_paths and path not in foreign]
+    streamed = {path: stats[path] for path in result.written if path in stats and path not in foreign}
     if refresh and streamed:
         try:
-            stage_written(repo, root, streamed)
+            for path, st in stage_written(repo, root, streamed).items():
+                known.note(path, streamed[path][0], st)  # its mtime may have been set back
         except MlvError as exc:  # said after the files' own errors, which tell more
             result.index_error = exc
+    known.close()
     return result
 
 
@@ -338,10 +340,68 @@ def _mode_for(full: str, index_mode: int, umask: int) -> int:
 
 
 RECLEAN_BYTES_PER_S = 1 << 30  # git re-cleans a file git mlv wrote by comparing it with its object: >= 1 GiB/s
+NS = 10**9
 
 
-def stage_written(repo: Repo, root: str, paths: list[str]) -> None:
-    """Record in git's index the files written here, so that no entry is 'racy'.
+def stage_written(repo: Repo, root: str, written: dict[str, tuple[Pointer, os.stat_result]]
+                  ) -> dict[str, os.stat_result]:
+    """Record in git's index the files written here (path -> the pointer its index
+    entry names, and the file's stat right after the write), so that git neither
+    calls them modified nor reads them again.
+
+    The stat data goes straight into the index (gitext/git/index_write.py): git
+    would otherwise re-clean each file, a second read of every byte. Returns the
+    stat recorded for each file done so (its mtime may have been set back within
+    the second, see index_write); git refreshes the others (refresh_through_git)."""
+    done = _record_directly(repo, root, written)
+    rest = [path for path in written if path not in done]
+    if rest:
+        refresh_through_git(repo, root, rest)
+    return done
+
+
+def _record_directly(repo: Repo, root: str, written: dict[str, tuple[Pointer, os.stat_result]]
+                     ) -> dict[str, os.stat_result]:
+    from gitext.git import index_write
+
+    fmt = index_write.object_format(repo.cwd)
+    if fmt is None:
+        return {}
+    started = process_started_ns()
+    now = time.time_ns()
+    second = now // NS
+    # an entry as new as the index is racy: a file written in this very second gets its mtime set
+    # back to the previous one, unless the command began in this second too, or it is a hard link
+    # to the cache (the object's seal holds its mtime): then wait for the next second first
+    if any(st.st_mtime_ns // NS >= second and (st.st_nlink != 1 or started is None or second * NS - 1 < started)
+           for _, st in written.values()):
+        time.sleep(max(0.0, (second + 1) * NS - now) / NS + 0.02)  # 20 ms: the kernel's coarser file clock
+    files = [index_write.Written(path, pointer.encode(), st) for path, (pointer, st) in written.items()]
+    try:
+        return index_write.record_stat(root, index_path(repo.git_dir), files, fmt, not_before_ns=started,
+                                       lock_wait=worktree.lock_wait())
+    except index_write.IndexLocked:
+        raise worktree.index_locked_error() from None
+    except OSError:
+        return {}  # (an unwritable .git, say): git's own refresh says what is wrong
+
+
+def process_started_ns() -> int | None:
+    """When this process began (wall clock, rounded up to the kernel's tick), or None
+    where /proc does not say. A file git mlv writes may get an mtime as early as this,
+    never earlier: the command that changes it was running then."""
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        ticks, hz = int(fields[19]), os.sysconf("SC_CLK_TCK")
+        since_boot = time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+    return time.time_ns() - since_boot + (ticks + 1) * NS // hz
+
+
+def refresh_through_git(repo: Repo, root: str, paths: list[str]) -> None:
+    """Let git record these files (``git update-index``, which cleans each again).
 
     git compares whole seconds: an entry whose mtime is not older than the index
     file is racy, and git re-reads the whole file through the filter in every

@@ -13,6 +13,7 @@ from gitext.git.process import split_nul
 from gitext.linking import needs_unlock, unlock_file
 from gitext.output import error, plural, say
 from gitext.paths import typed_path
+from gitext.pointer import Pointer
 from gitext.pointer_files import pointer_in
 from gitext.store.directory import current_umask
 from gitext.workdir import KnownFiles, require_unlocked_index, stage_written, tracked_entries
@@ -34,7 +35,8 @@ def run_unlock(args: argparse.Namespace) -> int:
         entries = tracked_entries(ctx.repo, keep)
         _require_tracked(ctx, args.paths, prefixes, [e.path for e in entries])
         umask = current_umask()
-        unlocked, same, already, failed = [], [], 0, 0
+        unlocked, already, failed = [], 0, 0
+        same: dict[str, tuple[Pointer, os.stat_result]] = {}
         known = KnownFiles(ctx.repo)
         require_unlocked_index(ctx.repo, "unlock")
         for entry in entries:
@@ -64,7 +66,7 @@ def run_unlock(args: argparse.Namespace) -> int:
             unlocked.append(entry.path)
             if good:  # its index entry names these bytes: record the new file's stat, as a checkout does
                 known.note(entry.path, entry.pointer, new)
-                same.append(entry.path)
+                same[entry.path] = (entry.pointer, new)
         known.close()
         if same:
             stage_written(ctx.repo, root, same)

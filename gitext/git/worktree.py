@@ -139,12 +139,16 @@ def _update_index(repo: Repo, args: list[str], input: bytes | None) -> None:
         except GitError as exc:
             locked = "index.lock" in exc.stderr
             if not locked or time.monotonic() >= deadline:
-                why = ("another git command holds .git/index.lock, or one that crashed left it" if locked
-                       else exc.message)
-                raise MlvError(f"the files are written, but {why}",
-                               "once no other git command runs (delete .git/index.lock if one crashed), "
-                               "run 'git mlv checkout' to record them in the index") from None
+                raise index_locked_error(None if locked else exc.message) from None
         time.sleep(0.05)
+
+
+def index_locked_error(why: str | None = None) -> MlvError:
+    """Files are written but could not be recorded in the index: ``why`` (default: its lock is taken)."""
+    why = why or "another git command holds .git/index.lock, or one that crashed left it"
+    return MlvError(f"the files are written, but {why}",
+                    "once no other git command runs (delete .git/index.lock if one crashed), "
+                    "run 'git mlv checkout' to record them in the index")
 
 
 def stage_blob(repo: Repo, path: str, data: bytes, mode: int = 0o100644) -> None:
