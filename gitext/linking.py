@@ -154,11 +154,24 @@ class Linker:
             with os.fdopen(fd, "wb") as out, self.cache.open(pointer.oid, pointer.size) as reader:
                 reader.copy_to(out, how)
             os.chmod(tmp, mode)
+            _unlink_quietly(full)  # then a rename onto a free name: see _unlink_quietly
             os.replace(tmp, full)
             return os.lstat(full)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+
+
+def _unlink_quietly(full: str) -> None:
+    """Remove what ``full`` holds (pointer text, or nothing) before a new file is renamed
+    there. ext4 writes out a file renamed *over* another at once (``auto_da_alloc``, so
+    that a crash leaves the old or the new bytes): measured 0.42 s per GiB of the write,
+    on the clock of the command. Onto a free name the file goes to disk in the
+    background, as a file git checks out does (git unlinks, then creates)."""
+    try:
+        os.unlink(full)
+    except FileNotFoundError:
+        pass
 
 
 def ignore_ctime(repo: Repo) -> None:
