@@ -85,6 +85,9 @@ class ObjectStore(Protocol):
     def read_meta(self, name: str, limit: int) -> bytes | None:
         """One of them (None when absent), refused past ``limit`` bytes."""
 
+    def read_meta_range(self, name: str, start: int, length: int) -> bytes:
+        """``length`` bytes of one of them from ``start`` (a pack's chunks); RemoteError when short."""
+
     def write_meta(self, name: str, data: bytes) -> None:
         """Write one atomically: readers see the old bytes or the new, never a part."""
 

@@ -184,8 +184,8 @@ class ChunkedStore:
                 self._count(reader.size if reader.size is not None else size or 0)
             return reader
         raw = _Assembly(self, manifest, quarantine)
-        return ObjectReader(self, oid, size, raw, stored_size=manifest.size, check=check, quarantine=quarantine,
-                            on_verified=lambda: self._keep_locally(manifest))
+        return ObjectReader(self, oid, size, raw, stored_size=manifest.size,  # type: ignore[arg-type]
+                            check=check, quarantine=quarantine, on_verified=lambda: self._keep_locally(manifest))
 
     def _keep_locally(self, manifest: Manifest) -> None:
         """A copy of a verified object's manifest in the local cache: the next version's
@@ -346,9 +346,9 @@ class ChunkedStore:
             pack, offset, _ = writer.located.get(digest) or known[digest]
             refs.append(ChunkRef(length, digest, pack, offset))
         manifest = Manifest(oid, size, refs)
-        data = encode_manifest(manifest, self.params)
-        self.backend.write_meta(manifest_name(oid, size), data)
-        self._count(len(data))
+        encoded = encode_manifest(manifest, self.params)
+        self.backend.write_meta(manifest_name(oid, size), encoded)
+        self._count(len(encoded))
         with self._lock:
             if self._manifests is not None:
                 self._manifests[oid] = (size, time.time())
