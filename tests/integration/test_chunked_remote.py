@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import time
 from pathlib import Path
 
 from tests.conftest import err, git, mlv, out
@@ -114,8 +115,11 @@ def test_gc_deletes_packs_no_object_uses_in_two_runs(tmp_path: Path) -> None:
     git(repo, "branch", "-D", "main")
     git(repo, "reflog", "expire", "--expire=now", "--all")
     git(repo, "push", "-q", "origin", "HEAD")  # records that v1 is no longer needed
+    time.sleep(1.1)  # gc compares whole seconds: v1's retirement must be older than "now - grace 0"
     packs = lambda: sorted(p.name for p in (store / "mlv" / "packs").iterdir())  # noqa: E731
     before = packs()
+    for path in [*(store / "mlv" / "packs").iterdir(), *(store / "mlv" / "packidx").iterdir()]:
+        os.utime(path, (1, 1))  # older than any grace (the store's clock is read in whole seconds)
     mlv(repo, "gc", "--remote", "--delete", "--grace", "0")
     assert packs() == before  # first run: the unused packs' indexes are set aside
     retired = [p for p in (store / "mlv" / "packidx").iterdir() if p.name.endswith(".retired")]
