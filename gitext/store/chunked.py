@@ -234,7 +234,7 @@ class ChunkedStore:
                 self._add_local(manifest)
         return self._local_chunks
 
-    def read_pack(self, pack: str, start: int, refs: list[ChunkRef], oid: str) -> list[bytes]:
+    def read_pack(self, pack: str, start: int, refs: list[ChunkRef], oid: str) -> list[memoryview]:
         """The chunks ``refs`` (back to back in ``pack`` from ``start``), each checked."""
         length = sum(r.length for r in refs)
         data = self.backend.read_meta_range(pack_name(pack), start, length)
@@ -245,11 +245,11 @@ class ChunkedStore:
             got = hashlib.sha256(piece).hexdigest()
             if got != ref.digest:
                 raise CorruptChunk(oid, ref, got, self)
-            out.append(bytes(piece) if len(refs) > 1 else data)
+            out.append(piece)  # a view of the one read: no copy per chunk
             pos += ref.length
         return out
 
-    def read_local(self, source: str, start: int, refs: list[ChunkRef], oid: str) -> list[bytes]:
+    def read_local(self, source: str, start: int, refs: list[ChunkRef], oid: str) -> list[memoryview]:
         """The chunks ``refs`` from the cached object ``source``; a chunk that is not what
         its name says there is fetched from its pack instead."""
         assert self._local is not None
@@ -266,7 +266,7 @@ class ChunkedStore:
         for ref in refs:
             piece = view[pos:pos + ref.length]
             if len(piece) == ref.length and hashlib.sha256(piece).hexdigest() == ref.digest:
-                out.append(bytes(piece))
+                out.append(piece)
             else:
                 out.extend(self.read_pack(ref.pack, ref.offset, [ref], oid))
             pos += ref.length
@@ -666,7 +666,7 @@ class _Assembly:
         self._segments: Iterator[tuple[str, str, int, list[ChunkRef]]] | None = None
         self._queue: deque[Future] = deque()
         self._budgeted: deque[bool] = deque()  # per queued read: whether it holds a unit of the budget
-        self._parts: deque[bytes] = deque()
+        self._parts: deque[memoryview] = deque()
         self._current = memoryview(b"")
         self._closed = False
 
