@@ -336,6 +336,7 @@ class S3Store:
         self._session: object | None = None
         self._fast: object | None = None
         self._fast_checked = False
+        self._fast_parts: object | None = None  # made on first use (_multipart_store)
         self._pool: ThreadPoolExecutor | None = None
         self._transfer: TransferConfig | None = None
         self._bucket_checked = False
@@ -450,13 +451,25 @@ class S3Store:
         endpoint = str(client.meta.endpoint_url)
         style = self.addressing_style or ("path" if self.endpoint else "virtual")
         virtual = style == "virtual" and "." not in self.bucket
+        region = str(client.meta.region_name or "us-east-1")
         try:
-            store = s3fast.make_store(self.bucket, endpoint, str(client.meta.region_name or "us-east-1"), virtual,
+            store = s3fast.make_store(self.bucket, endpoint, region, virtual,
                                       credentials, self.verify, self.connect_timeout, self.read_timeout)
+            self._fast_parts = partial(s3fast.make_store, self.bucket, endpoint, region, virtual, credentials,
+                                       self.verify, self.connect_timeout, self.read_timeout,
+                                       _boto_attempts() - 1, self.retry_time)
         except OSError as exc:
             raise ConfigError(f"cannot read the CA bundle {self.verify} of remote '{self.name}': {exc.strerror}",
                               f"git mlv remote modify {self.name} verify_ssl /path/to/ca.pem") from None
         return store
+
+    def _multipart_store(self, fast: object) -> object:
+        """The obstore store whose requests are retried one by one (s3fast.make_store)."""
+        with self._lock:
+            made = self._fast_parts
+            if callable(made):
+                made = self._fast_parts = made()
+            return made if made is not None else fast
 
     def _range_pool(self) -> ThreadPoolExecutor:
         """The threads that run ranged GETs (BUDGET bounds the bytes they hold)."""
@@ -866,6 +879,9 @@ class S3Store:
 
         def moved(n: int) -> None:
             progress.moved(n) if slot is None or progress.current_slot() is slot else slot.add(n)
+
+        if multipart:
+            fast = self._multipart_store(fast)
 
         def op() -> None:
             etag = s3fast.put(fast, key, reader.raw, size, multipart, self.multipart_chunksize, moved)

@@ -157,9 +157,16 @@ def _few_malloc_arenas() -> None:
 
 
 def make_store(bucket: str, endpoint: str, region: str, virtual_host: bool, credentials: Any,
-               verify: bool | str, connect_timeout: float, read_timeout: float) -> Any:
+               verify: bool | str, connect_timeout: float, read_timeout: float,
+               request_retries: int = 0, retry_time: float = 60.0) -> Any:
     """An obstore S3Store with every setting explicit (nothing from the environment
-    that could redirect it or change how it signs)."""
+    that could redirect it or change how it signs).
+
+    ``request_retries`` is 0 for the store of single requests (S3Store's loop retries
+    them). The multipart store retries each of its requests ``request_retries`` times
+    (as botocore does for s3transfer's parts): otherwise one failed part of many would
+    start the whole upload again, and at a few percent of failed requests a large
+    object might never get through."""
     from obstore.store import S3Store as ObStore
 
     _few_malloc_arenas()
@@ -180,7 +187,14 @@ def make_store(bucket: str, endpoint: str, region: str, virtual_host: bool, cred
     return ObStore(bucket, endpoint=endpoint, aws_endpoint_url_s3=endpoint, region=region, virtual_hosted_style_request=virtual_host,
                    credential_provider=credential_provider(credentials), skip_signature=False,
                    unsigned_payload=False, s3_express=False, client_options=client,
-                   retry_config={"max_retries": 0})
+                   retry_config=_retries(request_retries, retry_time))
+
+
+def _retries(n: int, retry_time: float) -> Any:
+    if n <= 0:
+        return {"max_retries": 0}
+    return {"max_retries": n, "retry_timeout": timedelta(seconds=max(1.0, retry_time)),
+            "backoff": {"init_backoff": timedelta(milliseconds=100), "max_backoff": timedelta(seconds=8), "base": 2}}
 
 
 def head(store: Any, key: str) -> dict[str, Any] | None:

@@ -42,6 +42,8 @@ class FaultProxy:
         self.rate = rate
         self.faults = faults
         self.persistent: list[tuple[str, tuple[str, ...]]] = []
+        self.once: list[tuple[str, str]] = []  # (substring, method): the first matching request fails
+        self.seen: list[tuple[str, str]] = []  # every (method, path) asked for
         self.injected: Counter[str] = Counter()
         self.requests = 0
         self.turn = 0
@@ -65,11 +67,20 @@ class FaultProxy:
     def always_fail(self, substring: str, methods: tuple[str, ...] = ("GET", "PUT", "POST", "HEAD")) -> None:
         self.persistent.append((substring, methods))
 
+    def fail_once(self, substring: str, method: str) -> None:
+        """The first ``method`` request whose path holds ``substring`` answers 503."""
+        self.once.append((substring, method))
+
     def decide(self, method: str, path: str) -> str | None:
         with self.lock:
             self.requests += 1
-            if any(s in path and method in methods for s, methods in self.persistent):
+            self.seen.append((method, path))
+            once = next((rule for rule in self.once if rule[0] in path and rule[1] == method), None)
+            if once is not None:
+                self.once.remove(once)
                 fault: str | None = "503"
+            elif any(s in path and method in methods for s, methods in self.persistent):
+                fault = "503"
             elif self.rng.random() < self.rate:
                 # the kinds take turns, so a handful of faults covers all of them ('cut' needs a GET)
                 choices = [f for f in self.faults if f != "cut" or method == "GET"]

@@ -65,6 +65,25 @@ def test_push_and_pull_complete_through_a_flaky_s3(repo: Path, moto_server: S3Se
         assert sum(proxy.injected.values()) >= 3, proxy.injected
 
 
+def test_a_failed_part_is_retried_alone(repo: Path, moto_server: S3Server) -> None:
+    """A multipart upload whose parts each fail once still goes in one upload: the
+    part is sent again, not the whole object (at a few percent of failed requests a
+    large object would otherwise rarely get through)."""
+    data = random.Random(7).randbytes(16 * MiB)
+    with FaultProxy(moto_server.endpoint) as proxy:
+        s3_repo(repo, moto_server, proxy)
+        commit_files(repo, {"big.bin": data})
+        for part in (1, 2, 3, 4):
+            proxy.fail_once(f"partNumber={part}&", "PUT")
+        mlv(repo, "push")
+        started = [path for method, path in proxy.seen if method == "POST" and "?uploads" in path]
+        parts = [path for method, path in proxy.seen if method == "PUT" and "partNumber=" in path]
+    assert proxy.injected["503"] >= 4, proxy.seen
+    assert len(started) == 1, started
+    assert len(parts) == len({p.split("partNumber=")[1].split("&")[0] for p in parts}) + proxy.injected["503"]
+    assert md5(bucket_objects(moto_server)[f"p/{md5(data)[:2]}/{md5(data)[2:]}"]) == md5(data)
+
+
 def test_persistent_s3_fault_names_object_and_remote(repo: Path, moto_server: S3Server,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")  # fewer botocore retries: the test only needs the outcome
