@@ -38,8 +38,8 @@ def assert_recorded_without_reading(repo: Path, name: str, data: bytes, tmp_path
     mtime = int(re.search(r"mtime: (\d+)", debug).group(1))  # type: ignore[union-attr]
     ino = int(re.search(r"ino: (\d+)", debug).group(1))  # type: ignore[union-attr]
     st = os.lstat(repo / name)
-    assert (size, mtime, ino) == (st.st_size, int(st.st_mtime), st.st_ino & 0xFFFFFFFF), debug
-    assert int(os.stat(repo / ".git/index").st_mtime) > mtime
+    assert (size, mtime, ino) == (st.st_size, st.st_mtime_ns // 10**9, st.st_ino & 0xFFFFFFFF), debug
+    assert os.stat(repo / ".git/index").st_mtime_ns // 10**9 > mtime
     trace = tmp_path / "after.trace"
     assert out(git(repo, "status", "--porcelain", env={"MLV_TRACE": str(trace)})) == ""
     assert out(git(repo, "diff", env={"MLV_TRACE": str(trace)})) == ""
